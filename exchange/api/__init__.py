@@ -1,0 +1,1 @@
+"""The HTTP API: endpoint declarations, middleware, handlers per resource."""

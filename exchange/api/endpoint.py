@@ -1,0 +1,261 @@
+"""Declared endpoints: one table drives routing, auth, decoding and the OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from exchange.appkeys import LIMITER, POOL
+from exchange.audit import audit
+from exchange.auth import Principal, authenticate
+from exchange.db import Conn
+from exchange.errors import (
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthenticatedError,
+    UnprocessableError,
+)
+from exchange.messages.common import Page
+from exchange.messages.participants import Role
+
+ENCODER = msgspec.json.Encoder()
+CursorT = TypeVar("CursorT", int, str)
+RowT = TypeVar("RowT")
+_PATH_OF_ERROR = re.compile(r" - at `(\$[^`]*)`$")
+
+
+@dataclass(slots=True)
+class Context:
+    """What a handler gets: the request, who is calling, and the decoded input."""
+
+    request: web.Request
+    principal: Principal | None
+    body: Any
+    query: Any
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    @property
+    def caller(self) -> Principal:
+        """The authenticated caller (endpoints without auth have none)."""
+        assert self.principal is not None, "endpoint declared without authentication"
+        return self.principal
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """A pooled connection inside a transaction: all of it commits, or none."""
+        async with self.app[POOL].acquire() as conn, conn.transaction():
+            yield conn
+
+    async def audit(
+        self, conn: Conn, action: str, target: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record the caller's change in the audit trail, inside its transaction."""
+        await audit(
+            conn, self.caller.participant_id, action, target, detail, self.request["request_id"]
+        )
+
+    def param(self, name: str) -> str:
+        return self.request.match_info[name]
+
+    def int_param(self, name: str) -> int:
+        """A numeric path parameter; anything else cannot name a resource, so 404."""
+        text = self.request.match_info[name]
+        if not text.isdigit() or len(text) > 18:
+            raise NotFoundError(f"no resource with id {text!r}")
+        return int(text)
+
+
+Handler = Callable[[Context], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: frozenset[Role] | None
+    public: bool
+    body: Any
+    query: Any
+    response: Any
+    status: int
+    errors: tuple[int, ...]
+    content_type: str
+
+    def error_statuses(self) -> list[int]:
+        """Every error status this endpoint can answer with."""
+        statuses = set(self.errors) | {500}
+        if not self.public:
+            statuses |= {401, 403, 429}
+        if self.body is not None or self.query is not None:
+            statuses |= {400, 422}
+        if "{" in self.path:
+            statuses.add(404)
+        return sorted(statuses)
+
+
+class Routes:
+    """A table of endpoints, declared with the `route` decorator next to their handlers."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        roles: Iterable[Role] | None = None,
+        public: bool = False,
+        body: Any = None,
+        query: Any = None,
+        response: Any = None,
+        status: int = 200,
+        errors: Iterable[int] = (),
+        content_type: str = "application/json",
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    tag=self.tag,
+                    roles=frozenset(roles) if roles is not None else None,
+                    public=public,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    errors=tuple(errors),
+                    content_type=content_type,
+                )
+            )
+            return handler
+
+        return register
+
+
+def validation_error(exc: msgspec.ValidationError) -> UnprocessableError:
+    """A 422 naming the field, from msgspec's message."""
+    message = str(exc)
+    match = _PATH_OF_ERROR.search(message)
+    path = match[1] if match else "$"
+    text = message[: match.start()] if match else message
+    return UnprocessableError(f"{text} (at {path})", field_errors=[(path, text)])
+
+
+def _decode_body(endpoint: Endpoint, raw: bytes) -> Any:
+    if not raw:
+        raw = b"{}"
+    try:
+        return msgspec.json.decode(raw, type=endpoint.body)
+    except msgspec.ValidationError as exc:
+        raise validation_error(exc) from None
+    except msgspec.DecodeError as exc:
+        raise BadRequestError(f"the body is not valid JSON: {exc}") from None
+
+
+def _decode_query(endpoint: Endpoint, request: web.Request) -> Any:
+    params: dict[str, str] = {}
+    for name, value in request.query.items():
+        if name in params:
+            raise BadRequestError(f"query parameter {name!r} is given more than once")
+        params[name] = value
+    try:
+        return msgspec.convert(params, type=endpoint.query, strict=False)
+    except msgspec.ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthenticatedError(
+            "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"}
+        )
+    principal = await authenticate(request.app[POOL], token.strip())
+    if principal is None:
+        raise UnauthenticatedError(
+            "the API key is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    request["principal"] = principal
+    if principal.suspended:
+        raise ForbiddenError("the participant is suspended", code="PARTICIPANT_SUSPENDED")
+    if endpoint.roles is not None and not endpoint.roles & principal.roles:
+        wanted = " or ".join(sorted(endpoint.roles))
+        raise ForbiddenError(f"this needs the {wanted} role", code="ROLE_REQUIRED")
+    wait = request.app[LIMITER].take(principal.key_id)
+    if wait:
+        raise RateLimitedError(
+            f"slow down; retry in {wait:.2f} s",
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
+    return principal
+
+
+def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler that authenticates, decodes, calls and encodes."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        principal = None if endpoint.public else await _authorise(endpoint, request)
+        body = None
+        if endpoint.body is not None:
+            body = _decode_body(endpoint, await request.read())
+        query = _decode_query(endpoint, request) if endpoint.query is not None else None
+        result = await endpoint.handler(Context(request, principal, body, query))
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=endpoint.status)
+        return web.Response(
+            body=ENCODER.encode(result), status=endpoint.status, content_type="application/json"
+        )
+
+    return handle
+
+
+def encode_cursor(value: int | str) -> str:
+    """An opaque cursor for keyset pagination."""
+    return base64.urlsafe_b64encode(msgspec.json.encode([value])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, kind: type[CursorT]) -> CursorT | None:
+    """The key a cursor from `encode_cursor` carries, or 400 for anything else."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.json.decode(raw, type=tuple[kind])[0]  # type: ignore[valid-type]
+    except (ValueError, msgspec.DecodeError):
+        raise BadRequestError(
+            "the cursor is not one this API gave out", code="BAD_CURSOR"
+        ) from None
+
+
+def page_of(rows: list[RowT], limit: int, key: Callable[[RowT], int | str]) -> Page[RowT]:
+    """A page from `limit + 1` fetched rows: the extra row only tells that more exist."""
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        data=rows, next_cursor=encode_cursor(key(rows[-1])) if has_next else None, has_next=has_next
+    )

@@ -1,0 +1,111 @@
+"""The OpenAPI 3.1 document, generated from the endpoint table and the msgspec structs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from exchange.api.endpoint import Endpoint
+from exchange.messages.common import Problem
+
+_PARAM = re.compile(r"{(\w+)}")
+_REF = "#/components/schemas/{name}"
+_STATUS_TEXT = {
+    400: "The body or a parameter could not be read",
+    401: "No API key, or an unknown or revoked one",
+    403: "The participant is suspended or lacks the role",
+    404: "No such resource",
+    409: "Conflicts with the current state",
+    422: "Invalid content; `errors` names each field",
+    429: "Rate limit exceeded; see Retry-After",
+    500: "Internal error; quote the request_id",
+    503: "Not ready",
+}
+
+
+def _query_parameters(query: Any, schemas: dict[str, Any], ref: dict[str, Any]) -> list[Any]:
+    name = ref["$ref"].rsplit("/", 1)[1]
+    component = schemas[name]
+    required = set(component.get("required", []))
+    return [
+        {"name": field, "in": "query", "required": field in required, "schema": schema}
+        for field, schema in component["properties"].items()
+    ]
+
+
+def _operation(
+    endpoint: Endpoint, refs: dict[Any, dict[str, Any]], schemas: dict[str, Any]
+) -> dict[str, Any]:
+    parameters: list[Any] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PARAM.findall(endpoint.path)
+    ]
+    if endpoint.query is not None:
+        parameters += _query_parameters(endpoint.query, schemas, refs[endpoint.query])
+    success: dict[str, Any] = {"description": "Success"}
+    if endpoint.response is not None:
+        success["content"] = {endpoint.content_type: {"schema": refs[endpoint.response]}}
+    elif endpoint.content_type != "application/json" or endpoint.path.endswith(".json"):
+        success["content"] = {endpoint.content_type: {"schema": {}}}
+    responses: dict[str, Any] = {str(endpoint.status): success}
+    for status in endpoint.error_statuses():
+        responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+    operation: dict[str, Any] = {
+        "operationId": endpoint.handler.__name__,
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+        "responses": responses,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[endpoint.body]}},
+        }
+    if endpoint.public:
+        operation["security"] = []
+    elif endpoint.roles is not None:
+        operation["description"] = "Roles: " + ", ".join(sorted(endpoint.roles))
+    return operation
+
+
+def build_openapi(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
+    """An OpenAPI 3.1 document covering every endpoint."""
+    types = [Problem]
+    for endpoint in endpoints:
+        types += [t for t in (endpoint.body, endpoint.query, endpoint.response) if t is not None]
+    unique = list(dict.fromkeys(types))
+    generated, schemas = msgspec.json.schema_components(unique, ref_template=_REF)
+    refs = dict(zip(unique, generated, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
+            endpoint, refs, schemas
+        )
+    problem = refs[Problem]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "B2B trading center API",
+            "version": version,
+            "description": "Offers, demand, RFQs, contracts, escrow and delivery. Money and"
+            " quantities are decimal strings; errors are RFC 9457 problem documents.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                f"Problem{status}": {
+                    "description": text,
+                    "content": {"application/problem+json": {"schema": problem}},
+                }
+                for status, text in _STATUS_TEXT.items()
+            },
+        },
+    }

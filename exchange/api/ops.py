@@ -1,0 +1,81 @@
+"""Operations: liveness, readiness, metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from exchange.api.endpoint import Context, Routes
+from exchange.appkeys import LIFECYCLE, METRICS, POOL
+from exchange.messages.common import Health, Readiness
+
+routes = Routes("operations")
+
+
+@routes.route("GET", "/healthz", summary="The process is alive", public=True, response=Health)
+async def healthz(ctx: Context) -> Health:
+    return Health(status="ok")
+
+
+async def _database_check(ctx: Context) -> str:
+    try:
+        async with asyncio.timeout(2):
+            await ctx.app[POOL].fetchval("SELECT 1")
+    except (OSError, TimeoutError, Exception) as exc:  # any failure means not ready
+        return f"failing: {type(exc).__name__}"
+    return "ok"
+
+
+@routes.route(
+    "GET",
+    "/readyz",
+    summary="Ready to take traffic: database reachable, start-up done, not draining",
+    public=True,
+    response=Readiness,
+    errors=[503],
+)
+async def readyz(ctx: Context) -> web.Response:
+    lifecycle = ctx.app[LIFECYCLE]
+    checks = dict(lifecycle.checks)
+    checks["startup"] = "ok" if lifecycle.started else "starting"
+    checks["draining"] = "yes" if lifecycle.draining else "no"
+    checks["database"] = await _database_check(ctx) if lifecycle.started else "unknown"
+    ready = lifecycle.started and not lifecycle.draining and checks["database"] == "ok"
+    readiness = Readiness(status="ready" if ready else "unavailable", checks=checks)
+    from exchange.api.endpoint import ENCODER
+
+    return web.Response(
+        body=ENCODER.encode(readiness),
+        status=200 if ready else 503,
+        content_type="application/json",
+    )
+
+
+@routes.route(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    public=True,
+    content_type="text/plain",
+)
+async def metrics(ctx: Context) -> web.Response:
+    return web.Response(
+        body=ctx.app[METRICS].render(),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )
+
+
+def openapi_route(document: dict[str, Any]) -> Routes:
+    """The route serving a prebuilt OpenAPI document."""
+    spec_routes = Routes("operations")
+    body = web.json_response(document).body
+
+    @spec_routes.route(
+        "GET", "/v1/openapi.json", summary="This API's OpenAPI 3.1 document", public=True
+    )
+    async def openapi(ctx: Context) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    return spec_routes

@@ -1,0 +1,189 @@
+"""Participants, API keys and `/v1/me`."""
+
+from __future__ import annotations
+
+from exchange import participants as store
+from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
+from exchange.appkeys import POOL
+from exchange.errors import ConflictError, NotFoundError
+from exchange.messages.common import Page
+from exchange.messages.participants import (
+    ApiKeyInfo,
+    CreateParticipant,
+    IssuedKey,
+    IssueKey,
+    Me,
+    Participant,
+    ParticipantCreated,
+    ParticipantQuery,
+    ParticipantStatus,
+    Role,
+    UpdateParticipant,
+)
+
+routes = Routes("participants")
+OPERATOR = [Role.OPERATOR]
+
+
+@routes.route(
+    "POST",
+    "/v1/participants",
+    summary="Register a participant (a company) and issue its first API key",
+    roles=OPERATOR,
+    body=CreateParticipant,
+    response=ParticipantCreated,
+    status=201,
+    errors=[409],
+)
+async def create_participant(ctx: Context) -> ParticipantCreated:
+    body: CreateParticipant = ctx.body
+    async with ctx.transaction() as conn:
+        participant = await store.create_participant(conn, body)
+        key = await store.issue_key(conn, participant.id, body.key_label or "initial")
+        await ctx.audit(
+            conn,
+            "participant.create",
+            f"participant:{participant.id}",
+            {"roles": [str(r) for r in body.roles]},
+        )
+    return ParticipantCreated(participant=participant, api_key=key)
+
+
+@routes.route(
+    "GET",
+    "/v1/participants",
+    summary="List participants, oldest first",
+    roles=OPERATOR,
+    query=ParticipantQuery,
+    response=Page[Participant],
+)
+async def list_participants(ctx: Context) -> Page[Participant]:
+    query: ParticipantQuery = ctx.query
+    rows = await store.list_participants(
+        ctx.app[POOL], decode_cursor(query.cursor, int), query.limit + 1, query.status, query.role
+    )
+    return page_of(rows, query.limit, lambda p: p.id)
+
+
+@routes.route(
+    "GET",
+    "/v1/participants/{participant_id}",
+    summary="One participant",
+    roles=OPERATOR,
+    response=Participant,
+)
+async def get_participant(ctx: Context) -> Participant:
+    return await store.get_participant(ctx.app[POOL], ctx.int_param("participant_id"))
+
+
+@routes.route(
+    "PATCH",
+    "/v1/participants/{participant_id}",
+    summary="Change a participant's name, contact, home region or roles",
+    roles=OPERATOR,
+    body=UpdateParticipant,
+    response=Participant,
+)
+async def update_participant(ctx: Context) -> Participant:
+    pid = ctx.int_param("participant_id")
+    async with ctx.transaction() as conn:
+        updated = await store.update_participant(conn, pid, ctx.body)
+        await ctx.audit(conn, "participant.update", f"participant:{pid}")
+    return updated
+
+
+async def _set_status(ctx: Context, status: ParticipantStatus) -> Participant:
+    pid = ctx.int_param("participant_id")
+    if pid == ctx.caller.participant_id and status is ParticipantStatus.SUSPENDED:
+        raise ConflictError("an operator cannot suspend itself", code="CANNOT_SUSPEND_SELF")
+    async with ctx.transaction() as conn:
+        participant = await store.set_status(conn, pid, status)
+        await ctx.audit(conn, f"participant.{status}", f"participant:{pid}")
+    return participant
+
+
+@routes.route(
+    "POST",
+    "/v1/participants/{participant_id}/suspend",
+    summary="Suspend a participant: every call with its keys is refused until reactivated",
+    roles=OPERATOR,
+    response=Participant,
+    errors=[409],
+)
+async def suspend_participant(ctx: Context) -> Participant:
+    return await _set_status(ctx, ParticipantStatus.SUSPENDED)
+
+
+@routes.route(
+    "POST",
+    "/v1/participants/{participant_id}/reactivate",
+    summary="Reactivate a suspended participant",
+    roles=OPERATOR,
+    response=Participant,
+)
+async def reactivate_participant(ctx: Context) -> Participant:
+    return await _set_status(ctx, ParticipantStatus.ACTIVE)
+
+
+def _own_or_operator(ctx: Context) -> int:
+    """Keys are managed by operators, or by the participant for its own keys."""
+    pid = ctx.int_param("participant_id")
+    if pid != ctx.caller.participant_id and not ctx.caller.is_operator:
+        raise NotFoundError(f"participant {pid} does not exist", code="UNKNOWN_PARTICIPANT")
+    return pid
+
+
+@routes.route(
+    "GET",
+    "/v1/participants/{participant_id}/keys",
+    summary="A participant's API keys (never the secrets)",
+    response=list[ApiKeyInfo],
+)
+async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
+    pid = _own_or_operator(ctx)
+    await store.get_participant(ctx.app[POOL], pid)
+    return await store.list_keys(ctx.app[POOL], pid)
+
+
+@routes.route(
+    "POST",
+    "/v1/participants/{participant_id}/keys",
+    summary="Issue a new API key; with `replaces_key_id` the old key is revoked (rotation)",
+    body=IssueKey,
+    response=IssuedKey,
+    status=201,
+)
+async def issue_key(ctx: Context) -> IssuedKey:
+    pid = _own_or_operator(ctx)
+    body: IssueKey = ctx.body
+    async with ctx.transaction() as conn:
+        await store.get_participant(conn, pid)
+        key = await store.issue_key(conn, pid, body.label, body.replaces_key_id)
+        await ctx.audit(
+            conn,
+            "key.issue",
+            f"participant:{pid}",
+            {"key_id": key.id, "replaces": body.replaces_key_id},
+        )
+    return key
+
+
+@routes.route(
+    "DELETE",
+    "/v1/participants/{participant_id}/keys/{key_id}",
+    summary="Revoke an API key at once",
+    response=ApiKeyInfo,
+)
+async def revoke_key(ctx: Context) -> ApiKeyInfo:
+    pid = _own_or_operator(ctx)
+    key_id = ctx.int_param("key_id")
+    async with ctx.transaction() as conn:
+        info = await store.revoke_key(conn, pid, key_id)
+        await ctx.audit(conn, "key.revoke", f"participant:{pid}", {"key_id": key_id})
+    return info
+
+
+@routes.route("GET", "/v1/me", summary="The calling participant and key", response=Me)
+async def me(ctx: Context) -> Me:
+    participant = await store.get_participant(ctx.app[POOL], ctx.caller.participant_id)
+    return Me(participant=participant, key_id=ctx.caller.key_id)

@@ -1,0 +1,155 @@
+"""Commodities and regions: operators write, every participant reads."""
+
+from __future__ import annotations
+
+from exchange import reference as store
+from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
+from exchange.appkeys import POOL
+from exchange.messages.common import Page, PageQuery
+from exchange.messages.participants import Role
+from exchange.messages.reference import (
+    Commodity,
+    CreateCommodity,
+    CreateRegion,
+    Region,
+    TradingStatus,
+    UpdateCommodity,
+    UpdateRegion,
+)
+
+routes = Routes("reference data")
+OPERATOR = [Role.OPERATOR]
+
+
+@routes.route(
+    "POST",
+    "/v1/commodities",
+    summary="List a new commodity for trading",
+    roles=OPERATOR,
+    body=CreateCommodity,
+    response=Commodity,
+    status=201,
+    errors=[409],
+)
+async def create_commodity(ctx: Context) -> Commodity:
+    async with ctx.transaction() as conn:
+        commodity = await store.create_commodity(conn, ctx.body)
+        await ctx.audit(conn, "commodity.create", f"commodity:{commodity.code}")
+    return commodity
+
+
+@routes.route(
+    "GET",
+    "/v1/commodities",
+    summary="Every commodity, by code",
+    query=PageQuery,
+    response=Page[Commodity],
+)
+async def list_commodities(ctx: Context) -> Page[Commodity]:
+    query: PageQuery = ctx.query
+    rows = await store.list_commodities(
+        ctx.app[POOL], decode_cursor(query.cursor, str), query.limit + 1
+    )
+    return page_of(rows, query.limit, lambda c: c.code)
+
+
+@routes.route("GET", "/v1/commodities/{code}", summary="One commodity", response=Commodity)
+async def get_commodity(ctx: Context) -> Commodity:
+    return await store.get_commodity(ctx.app[POOL], ctx.param("code"))
+
+
+@routes.route(
+    "PATCH",
+    "/v1/commodities/{code}",
+    summary="Change a commodity's name, unit, minimum quantity, fee, review threshold or payment"
+    " term (tick and lot size are fixed)",
+    roles=OPERATOR,
+    body=UpdateCommodity,
+    response=Commodity,
+)
+async def update_commodity(ctx: Context) -> Commodity:
+    code = ctx.param("code")
+    async with ctx.transaction() as conn:
+        commodity = await store.update_commodity(conn, code, ctx.body)
+        await ctx.audit(conn, "commodity.update", f"commodity:{code}")
+    return commodity
+
+
+async def _set_status(ctx: Context, status: TradingStatus) -> Commodity:
+    code = ctx.param("code")
+    async with ctx.transaction() as conn:
+        commodity = await store.set_trading_status(conn, code, status)
+        await ctx.audit(conn, f"commodity.{status}", f"commodity:{code}")
+    return commodity
+
+
+@routes.route(
+    "POST",
+    "/v1/commodities/{code}/halt",
+    summary="Halt trading in a commodity",
+    roles=OPERATOR,
+    response=Commodity,
+)
+async def halt_commodity(ctx: Context) -> Commodity:
+    return await _set_status(ctx, TradingStatus.HALTED)
+
+
+@routes.route(
+    "POST",
+    "/v1/commodities/{code}/resume",
+    summary="Resume trading in a halted commodity",
+    roles=OPERATOR,
+    response=Commodity,
+)
+async def resume_commodity(ctx: Context) -> Commodity:
+    return await _set_status(ctx, TradingStatus.ACTIVE)
+
+
+@routes.route(
+    "POST",
+    "/v1/regions",
+    summary="Add a delivery region",
+    roles=OPERATOR,
+    body=CreateRegion,
+    response=Region,
+    status=201,
+    errors=[409],
+)
+async def create_region(ctx: Context) -> Region:
+    async with ctx.transaction() as conn:
+        region = await store.create_region(conn, ctx.body)
+        await ctx.audit(conn, "region.create", f"region:{region.code}")
+    return region
+
+
+@routes.route(
+    "GET", "/v1/regions", summary="Every region, by code", query=PageQuery, response=Page[Region]
+)
+async def list_regions(ctx: Context) -> Page[Region]:
+    query: PageQuery = ctx.query
+    rows = await store.list_regions(
+        ctx.app[POOL], decode_cursor(query.cursor, str), query.limit + 1
+    )
+    return page_of(rows, query.limit, lambda r: r.code)
+
+
+@routes.route("GET", "/v1/regions/{code}", summary="One region", response=Region)
+async def get_region(ctx: Context) -> Region:
+    return await store.get_region(ctx.app[POOL], ctx.param("code"))
+
+
+@routes.route(
+    "PATCH",
+    "/v1/regions/{code}",
+    summary="Rename a region",
+    roles=OPERATOR,
+    body=UpdateRegion,
+    response=Region,
+)
+async def rename_region(ctx: Context) -> Region:
+    code = ctx.param("code")
+    body: UpdateRegion = ctx.body
+    async with ctx.transaction() as conn:
+        region = await store.rename_region(conn, code, body.name)
+        await ctx.audit(conn, "region.rename", f"region:{code}", {"name": body.name})
+    return region

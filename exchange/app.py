@@ -1,0 +1,93 @@
+"""The application: `create_app(settings)` builds everything; nothing lives at module level."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from exchange.api import ops, participants, reference
+from exchange.api.endpoint import Endpoint, to_aiohttp
+from exchange.api.openapi import build_openapi
+from exchange.api.shell import shell
+from exchange.appkeys import LIFECYCLE, LIMITER, METRICS, POOL, SETTINGS, Lifecycle
+from exchange.config import Settings
+from exchange.db import Conn
+from exchange.db.embedded import EmbeddedPostgres
+from exchange.db.migrate import migrate
+from exchange.metrics import Metrics
+from exchange.participants import ensure_bootstrap_operator
+from exchange.ratelimit import RateLimiter
+
+log = structlog.get_logger("exchange.app")
+_BOOTSTRAP_LOCK = 0x7E_C4_B0_07
+
+
+def all_endpoints() -> list[Endpoint]:
+    """Every endpoint of the API, in the order the OpenAPI document lists them."""
+    endpoints: list[Endpoint] = []
+    for module in (ops, participants, reference):
+        endpoints += module.routes.endpoints
+    return endpoints
+
+
+async def _prepare_database(conn: Conn, settings: Settings) -> None:
+    applied = await migrate(conn)
+    if applied:
+        log.info("migrations applied", versions=applied)
+    if settings.bootstrap_operator_key:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _BOOTSTRAP_LOCK)
+            pid = await ensure_bootstrap_operator(conn, settings.bootstrap_operator_key)
+        log.info("bootstrap operator ready", participant_id=pid)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    embedded: EmbeddedPostgres | None = None
+    dsn = settings.database_url
+    if dsn is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = await asyncio.to_thread(embedded.start)
+        log.info("embedded PostgreSQL started", pgdata=str(embedded.pgdata))
+    try:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min(2, settings.db_pool_size), max_size=settings.db_pool_size
+        )
+        try:
+            async with pool.acquire() as conn:
+                await _prepare_database(conn, settings)
+            app[POOL] = pool
+            app[LIFECYCLE].started = True
+            yield
+        finally:
+            await pool.close()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+            log.info("embedded PostgreSQL stopped")
+
+
+async def _drain(app: web.Application) -> None:
+    app[LIFECYCLE].draining = True
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the center's web application from settings."""
+    app = web.Application(middlewares=[shell], client_max_size=4 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app[LIFECYCLE] = Lifecycle()
+    app.cleanup_ctx.append(_database)
+    app.on_shutdown.append(_drain)
+    endpoints = all_endpoints()
+    document = build_openapi(endpoints, version("trading-center"))
+    endpoints += ops.openapi_route(document).endpoints
+    for endpoint in endpoints:
+        app.router.add_route(endpoint.method, endpoint.path, to_aiohttp(endpoint))
+    return app

@@ -1,0 +1,45 @@
+"""Who is calling: API key -> participant, roles and status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from exchange.keys import hash_api_key
+from exchange.messages.participants import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    participant_id: int
+    key_id: int
+    roles: frozenset[Role]
+    suspended: bool
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def is_operator(self) -> bool:
+        return Role.OPERATOR in self.roles
+
+
+async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
+    """The principal holding this key, or None if the key is unknown or revoked."""
+    if len(key) > 200:
+        return None
+    row = await pool.fetchrow(
+        """SELECT k.id AS key_id, p.id, p.roles, p.status
+             FROM api_keys k JOIN participants p ON p.id = k.participant_id
+            WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
+        hash_api_key(key),
+    )
+    if row is None:
+        return None
+    return Principal(
+        participant_id=row["id"],
+        key_id=row["key_id"],
+        roles=frozenset(Role(role) for role in row["roles"]),
+        suspended=row["status"] != "active",
+    )

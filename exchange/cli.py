@@ -1,0 +1,142 @@
+"""The `exchange` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import click
+import structlog
+from aiohttp import web
+
+from exchange.app import create_app
+from exchange.audit import audit
+from exchange.config import Settings, SettingsError, load_settings
+from exchange.db.embedded import EmbeddedPostgres
+from exchange.db.migrate import migrate
+from exchange.logs import configure_logging
+from exchange.messages.participants import Contact, CreateParticipant, Role
+from exchange.participants import create_participant, issue_key
+
+log = structlog.get_logger("exchange.cli")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(None, **overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextlib.asynccontextmanager
+async def _connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the configured database, starting the embedded one if needed."""
+    embedded = None if settings.database_url else EmbeddedPostgres(settings.data_dir)
+    dsn = settings.database_url or await asyncio.to_thread(embedded.start)  # type: ignore[union-attr]
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+@click.group()
+def main() -> None:
+    """The B2B trading center."""
+
+
+async def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout, access_log=None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+        await site.start()
+        log.info("listening", address=f"http://{settings.host}:{site._port or settings.port}")
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        log.info("stopped")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on [EXCHANGE_HOST, 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port to listen on [EXCHANGE_PORT, 8080]")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data folder; the embedded PostgreSQL lives in <data-dir>/pg [EXCHANGE_DATA_DIR]",
+)
+def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Run the center (starting its own PostgreSQL unless DATABASE_URL is set)."""
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    configure_logging(settings.log_level)
+    asyncio.run(_serve(settings))
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Apply pending schema migrations and exit."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+
+    async def run() -> list[int]:
+        async with _connection(settings) as conn:
+            return await migrate(conn)
+
+    applied = asyncio.run(run())
+    click.echo(f"applied: {', '.join(map(str, applied))}" if applied else "up to date")
+
+
+@main.group()
+def admin() -> None:
+    """Administrative tasks run on the server's machine."""
+
+
+@admin.command("create-operator")
+@click.option("--name", required=True, help="Legal name of the operating company or desk")
+@click.option("--email", default="operations@center.invalid", help="Contact e-mail")
+@click.option("--registration-number", default=None, help="Defaults to OPERATOR-<n>")
+def create_operator(name: str, email: str, registration_number: str | None) -> None:
+    """Create an operator and print its API key (shown this once only)."""
+    settings = _settings()
+    configure_logging("WARNING")
+
+    async def run() -> str:
+        async with _connection(settings) as conn:
+            await migrate(conn)
+            async with conn.transaction():
+                number = registration_number or "OPERATOR-" + str(
+                    await conn.fetchval("SELECT count(*) + 1 FROM participants")
+                )
+                new = CreateParticipant(
+                    legal_name=name,
+                    registration_number=number,
+                    contact=Contact(name=name, email=email),
+                    roles=[Role.OPERATOR],
+                )
+                participant = await create_participant(conn, new)
+                key = await issue_key(conn, participant.id, "created by admin command")
+                await audit(conn, None, "participant.create", f"participant:{participant.id}")
+            return f"operator {participant.id} created\napi key: {key.key}"
+
+    try:
+        click.echo(asyncio.run(run()))
+    except Exception as exc:  # the CLI reports, it does not dump a trace
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

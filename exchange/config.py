@@ -1,0 +1,105 @@
+"""Settings: read once from the environment into one typed struct."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the center needs to start, with defaults for a laptop."""
+
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".exchange")
+    bootstrap_operator_key: str | None = None
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    shutdown_timeout: float = 10.0
+    rate_limit_per_second: int = 2000
+    rate_limit_burst: int = 4000
+
+
+_LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+
+# environment variable -> settings field
+_VARIABLES: dict[str, str] = {
+    "DATABASE_URL": "database_url",
+    "EXCHANGE_HOST": "host",
+    "EXCHANGE_PORT": "port",
+    "EXCHANGE_DATA_DIR": "data_dir",
+    "EXCHANGE_BOOTSTRAP_OPERATOR_KEY": "bootstrap_operator_key",
+    "EXCHANGE_LOG_LEVEL": "log_level",
+    "EXCHANGE_DB_POOL_SIZE": "db_pool_size",
+    "EXCHANGE_SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "EXCHANGE_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
+    "EXCHANGE_RATE_LIMIT_BURST": "rate_limit_burst",
+}
+
+
+def _parse_int(text: str, low: int, high: int) -> int:
+    value = int(text.strip())
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}")
+    return value
+
+
+_INT_RANGES = {
+    "port": (0, 65535),
+    "db_pool_size": (1, 1000),
+    "rate_limit_per_second": (1, 10_000_000),
+    "rate_limit_burst": (1, 10_000_000),
+}
+
+
+def _parse(field: str, raw: str) -> object:
+    if field in _INT_RANGES:
+        return _parse_int(raw, *_INT_RANGES[field])
+    if field == "database_url":
+        if not raw.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must be a postgresql:// URL")
+        return raw
+    if field == "shutdown_timeout":
+        value = float(raw)
+        if not 0 <= value <= 3600:
+            raise ValueError("must be between 0 and 3600 seconds")
+        return value
+    if field == "data_dir":
+        return Path(raw).expanduser()
+    if field == "log_level":
+        level = raw.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(sorted(_LOG_LEVELS))}")
+        return level
+    if field == "bootstrap_operator_key" and len(raw) < 24:
+        raise ValueError("must be at least 24 characters")
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from environment variables, then apply explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for variable, field in _VARIABLES.items():
+        raw = env.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field] = _parse(field, raw)
+        except ValueError as exc:
+            raise SettingsError(f"{variable}={raw!r} is invalid: {exc}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.rate_limit_burst < settings.rate_limit_per_second:
+        raise SettingsError(
+            "EXCHANGE_RATE_LIMIT_BURST must be at least EXCHANGE_RATE_LIMIT_PER_SECOND"
+        )
+    return settings

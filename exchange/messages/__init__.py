@@ -1,0 +1,1 @@
+"""Wire types: every request, response and WebSocket message is a msgspec Struct."""

@@ -1,0 +1,77 @@
+"""Reference data: commodities and regions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from exchange.messages.common import Code, DecimalText, Name, Struct
+
+Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+FeeRateBps = Annotated[int, msgspec.Meta(ge=0, le=10000, description="Fee in basis points")]
+Hours = Annotated[int, msgspec.Meta(ge=1, le=24 * 90)]
+
+
+class TradingStatus(enum.StrEnum):
+    ACTIVE = "active"
+    HALTED = "halted"
+
+
+class CreateCommodity(Struct, frozen=True, kw_only=True):
+    code: Code
+    name: Name
+    unit: Unit
+    currency: Currency
+    tick_size: DecimalText
+    lot_size: DecimalText
+    min_quantity: DecimalText
+    fee_rate_bps: FeeRateBps
+    review_threshold: DecimalText
+    payment_due_hours: Hours = 48
+
+
+class UpdateCommodity(Struct, frozen=True, kw_only=True):
+    """Tick and lot size are fixed once a commodity exists: resting orders are held in them."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    unit: Unit | msgspec.UnsetType = msgspec.UNSET
+    min_quantity: DecimalText | msgspec.UnsetType = msgspec.UNSET
+    fee_rate_bps: FeeRateBps | msgspec.UnsetType = msgspec.UNSET
+    review_threshold: DecimalText | msgspec.UnsetType = msgspec.UNSET
+    payment_due_hours: Hours | msgspec.UnsetType = msgspec.UNSET
+
+
+class Commodity(Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    unit: str
+    currency: str
+    tick_size: str
+    lot_size: str
+    min_quantity: str
+    fee_rate_bps: int
+    review_threshold: str
+    payment_due_hours: int
+    trading_status: TradingStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class CreateRegion(Struct, frozen=True, kw_only=True):
+    code: Code
+    name: Name
+
+
+class UpdateRegion(Struct, frozen=True, kw_only=True):
+    name: Name
+
+
+class Region(Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,263 @@
+"""Commodities and regions in PostgreSQL, with exact unit conversion at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import msgspec
+
+from exchange.db import Conn, Queryable
+from exchange.errors import ConflictError, NotFoundError, UnprocessableError
+from exchange.messages.reference import (
+    Commodity,
+    CreateCommodity,
+    CreateRegion,
+    Region,
+    TradingStatus,
+    UpdateCommodity,
+)
+from exchange.units import (
+    QUANTITY_SCALE,
+    UnitsError,
+    currency_exponent,
+    format_scaled,
+    parse_scaled,
+)
+
+_COMMODITY_COLUMNS = """id, code, name, unit, currency, tick_size_minor, lot_size_micro,
+    min_quantity_lots, fee_rate_bps, review_threshold_minor, payment_due_hours, trading_status,
+    created_at, updated_at"""
+
+
+@dataclass(frozen=True, slots=True)
+class CommoditySpec:
+    """A commodity as the core sees it: integers only."""
+
+    id: int
+    code: str
+    currency: str
+    price_scale: int
+    tick_size_minor: int
+    lot_size_micro: int
+    min_quantity_lots: int
+    fee_rate_bps: int
+    review_threshold_minor: int
+    payment_due_hours: int
+    trading_status: TradingStatus
+
+
+def _scaled(field: str, text: str, scale: int, *, positive: bool = True) -> int:
+    try:
+        value = parse_scaled(text, scale)
+    except UnitsError as exc:
+        raise UnprocessableError(
+            f"{field}: {exc}", code="INVALID_DECIMAL", field_errors=[(f"$.{field}", str(exc))]
+        ) from None
+    if positive and value <= 0:
+        raise UnprocessableError(
+            f"{field} must be greater than zero",
+            field_errors=[(f"$.{field}", "must be greater than zero")],
+        )
+    return value
+
+
+def _currency(code: str) -> int:
+    try:
+        return currency_exponent(code)
+    except UnitsError as exc:
+        raise UnprocessableError(
+            str(exc), code="UNSUPPORTED_CURRENCY", field_errors=[("$.currency", str(exc))]
+        ) from None
+
+
+def _min_quantity_lots(text: str, lot_size_micro: int) -> int:
+    micro = _scaled("min_quantity", text, QUANTITY_SCALE)
+    if micro % lot_size_micro:
+        raise UnprocessableError(
+            "min_quantity must be a whole number of lots",
+            code="QUANTITY_OFF_LOT",
+            field_errors=[("$.min_quantity", "not a multiple of lot_size")],
+        )
+    return micro // lot_size_micro
+
+
+def commodity_from_row(row: asyncpg.Record) -> Commodity:
+    scale = currency_exponent(row["currency"])
+    return Commodity(
+        code=row["code"],
+        name=row["name"],
+        unit=row["unit"],
+        currency=row["currency"],
+        tick_size=format_scaled(row["tick_size_minor"], scale),
+        lot_size=format_scaled(row["lot_size_micro"], QUANTITY_SCALE),
+        min_quantity=format_scaled(
+            row["min_quantity_lots"] * row["lot_size_micro"], QUANTITY_SCALE
+        ),
+        fee_rate_bps=row["fee_rate_bps"],
+        review_threshold=format_scaled(row["review_threshold_minor"], scale),
+        payment_due_hours=row["payment_due_hours"],
+        trading_status=TradingStatus(row["trading_status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def spec_from_row(row: asyncpg.Record) -> CommoditySpec:
+    return CommoditySpec(
+        id=row["id"],
+        code=row["code"],
+        currency=row["currency"],
+        price_scale=currency_exponent(row["currency"]),
+        tick_size_minor=row["tick_size_minor"],
+        lot_size_micro=row["lot_size_micro"],
+        min_quantity_lots=row["min_quantity_lots"],
+        fee_rate_bps=row["fee_rate_bps"],
+        review_threshold_minor=row["review_threshold_minor"],
+        payment_due_hours=row["payment_due_hours"],
+        trading_status=TradingStatus(row["trading_status"]),
+    )
+
+
+async def create_commodity(conn: Conn, new: CreateCommodity) -> Commodity:
+    scale = _currency(new.currency)
+    tick = _scaled("tick_size", new.tick_size, scale)
+    lot = _scaled("lot_size", new.lot_size, QUANTITY_SCALE)
+    min_lots = _min_quantity_lots(new.min_quantity, lot)
+    threshold = _scaled("review_threshold", new.review_threshold, scale, positive=False)
+    try:
+        row = await conn.fetchrow(
+            f"""INSERT INTO commodities (code, name, unit, currency, tick_size_minor,
+                    lot_size_micro, min_quantity_lots, fee_rate_bps, review_threshold_minor,
+                    payment_due_hours)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                RETURNING {_COMMODITY_COLUMNS}""",
+            new.code, new.name, new.unit, new.currency, tick, lot, min_lots,
+            new.fee_rate_bps, threshold, new.payment_due_hours,
+        )  # fmt: skip
+    except asyncpg.UniqueViolationError:
+        raise ConflictError(
+            f"commodity {new.code!r} already exists", code="DUPLICATE_COMMODITY"
+        ) from None
+    assert row is not None
+    return commodity_from_row(row)
+
+
+async def _commodity_row(conn: Queryable, code: str) -> asyncpg.Record:
+    row = await conn.fetchrow(f"SELECT {_COMMODITY_COLUMNS} FROM commodities WHERE code=$1", code)
+    if row is None:
+        raise NotFoundError(f"commodity {code!r} does not exist", code="UNKNOWN_COMMODITY")
+    return row  # type: ignore[no-any-return]
+
+
+async def get_commodity(conn: Queryable, code: str) -> Commodity:
+    return commodity_from_row(await _commodity_row(conn, code))
+
+
+async def list_commodities(pool: Queryable, after: str | None, limit: int) -> list[Commodity]:
+    rows = await pool.fetch(
+        f"SELECT {_COMMODITY_COLUMNS} FROM commodities WHERE code > $1 ORDER BY code LIMIT $2",
+        after or "",
+        limit,
+    )
+    return [commodity_from_row(row) for row in rows]
+
+
+async def load_specs(conn: Queryable) -> list[CommoditySpec]:
+    rows = await conn.fetch(f"SELECT {_COMMODITY_COLUMNS} FROM commodities ORDER BY id")
+    return [spec_from_row(row) for row in rows]
+
+
+async def update_commodity(conn: Conn, code: str, change: UpdateCommodity) -> Commodity:
+    row = await _commodity_row(conn, code)
+    scale = currency_exponent(row["currency"])
+    values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
+    columns: dict[str, object] = {}
+    for name in ("name", "unit", "fee_rate_bps", "payment_due_hours"):
+        if name in values:
+            columns[name] = values[name]
+    if "min_quantity" in values:
+        columns["min_quantity_lots"] = _min_quantity_lots(
+            values["min_quantity"], row["lot_size_micro"]
+        )
+    if "review_threshold" in values:
+        columns["review_threshold_minor"] = _scaled(
+            "review_threshold", values["review_threshold"], scale, positive=False
+        )
+    if not columns:
+        return commodity_from_row(row)
+    assignments = ", ".join(f"{name}=${i}" for i, name in enumerate(columns, start=2))
+    updated = await conn.fetchrow(
+        f"UPDATE commodities SET {assignments}, updated_at=now() WHERE code=$1"
+        f" RETURNING {_COMMODITY_COLUMNS}",
+        code,
+        *columns.values(),
+    )
+    assert updated is not None
+    return commodity_from_row(updated)
+
+
+async def set_trading_status(conn: Conn, code: str, status: TradingStatus) -> Commodity:
+    row = await conn.fetchrow(
+        f"UPDATE commodities SET trading_status=$2, updated_at=now() WHERE code=$1"
+        f" RETURNING {_COMMODITY_COLUMNS}",
+        code,
+        str(status),
+    )
+    if row is None:
+        raise NotFoundError(f"commodity {code!r} does not exist", code="UNKNOWN_COMMODITY")
+    return commodity_from_row(row)
+
+
+# -- regions ------------------------------------------------------------------------------
+
+
+def _region(row: asyncpg.Record) -> Region:
+    return Region(**dict(row))
+
+
+async def create_region(conn: Conn, new: CreateRegion) -> Region:
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO regions (code, name) VALUES ($1, $2)"
+            " RETURNING code, name, created_at, updated_at",
+            new.code,
+            new.name,
+        )
+    except asyncpg.UniqueViolationError:
+        raise ConflictError(
+            f"region {new.code!r} already exists", code="DUPLICATE_REGION"
+        ) from None
+    assert row is not None
+    return _region(row)
+
+
+async def list_regions(pool: Queryable, after: str | None, limit: int) -> list[Region]:
+    rows = await pool.fetch(
+        "SELECT code, name, created_at, updated_at FROM regions WHERE code > $1"
+        " ORDER BY code LIMIT $2",
+        after or "",
+        limit,
+    )
+    return [_region(row) for row in rows]
+
+
+async def get_region(pool: Queryable, code: str) -> Region:
+    row = await pool.fetchrow(
+        "SELECT code, name, created_at, updated_at FROM regions WHERE code=$1", code
+    )
+    if row is None:
+        raise NotFoundError(f"region {code!r} does not exist", code="UNKNOWN_REGION")
+    return _region(row)
+
+
+async def rename_region(conn: Conn, code: str, name: str) -> Region:
+    row = await conn.fetchrow(
+        "UPDATE regions SET name=$2, updated_at=now() WHERE code=$1"
+        " RETURNING code, name, created_at, updated_at",
+        code,
+        name,
+    )
+    if row is None:
+        raise NotFoundError(f"region {code!r} does not exist", code="UNKNOWN_REGION")
+    return _region(row)
