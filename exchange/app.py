@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from importlib.metadata import version
 
 import asyncpg
+import msgspec
 import structlog
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from exchange.api import ops, participants, reference
 from exchange.api.endpoint import Endpoint, to_aiohttp
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
-from exchange.appkeys import LIFECYCLE, LIMITER, METRICS, POOL, SETTINGS, Lifecycle
+from exchange.appkeys import LIFECYCLE, LIMITER, METRICS, OPENAPI, POOL, SETTINGS, Lifecycle
 from exchange.config import Settings
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
@@ -86,8 +87,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()
-    document = build_openapi(endpoints, version("trading-center"))
-    endpoints += ops.openapi_route(document).endpoints
+    app[OPENAPI] = msgspec.json.encode(build_openapi(endpoints, version("trading-center")))
     for endpoint in endpoints:
         app.router.add_route(endpoint.method, endpoint.path, to_aiohttp(endpoint))
     return app

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiohttp import web
 
+from exchange.auth import Principal
 from exchange.config import Settings
 from exchange.metrics import Metrics
 from exchange.ratelimit import RateLimiter
@@ -26,3 +27,7 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+OPENAPI = web.AppKey("openapi", bytes)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)

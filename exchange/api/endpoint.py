@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from exchange.appkeys import LIMITER, POOL
+from exchange.appkeys import LIMITER, POOL, PRINCIPAL, REQUEST_ID
 from exchange.audit import audit
 from exchange.auth import Principal, authenticate
 from exchange.db import Conn
@@ -63,7 +63,7 @@ class Context:
     ) -> None:
         """Record the caller's change in the audit trail, inside its transaction."""
         await audit(
-            conn, self.caller.participant_id, action, target, detail, self.request["request_id"]
+            conn, self.caller.participant_id, action, target, detail, self.request[REQUEST_ID]
         )
 
     def param(self, name: str) -> str:
@@ -198,7 +198,7 @@ async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
             "the API key is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    request["principal"] = principal
+    request[PRINCIPAL] = principal
     if principal.suspended:
         raise ForbiddenError("the participant is suspended", code="PARTICIPANT_SUSPENDED")
     if endpoint.roles is not None and not endpoint.roles & principal.roles:

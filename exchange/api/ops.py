@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
-from exchange.api.endpoint import Context, Routes
-from exchange.appkeys import LIFECYCLE, METRICS, POOL
+from exchange.api.endpoint import ENCODER, Context, Routes
+from exchange.appkeys import LIFECYCLE, METRICS, OPENAPI, POOL
 from exchange.messages.common import Health, Readiness
 
 routes = Routes("operations")
@@ -44,8 +43,6 @@ async def readyz(ctx: Context) -> web.Response:
     checks["database"] = await _database_check(ctx) if lifecycle.started else "unknown"
     ready = lifecycle.started and not lifecycle.draining and checks["database"] == "ok"
     readiness = Readiness(status="ready" if ready else "unavailable", checks=checks)
-    from exchange.api.endpoint import ENCODER
-
     return web.Response(
         body=ENCODER.encode(readiness),
         status=200 if ready else 503,
@@ -67,15 +64,6 @@ async def metrics(ctx: Context) -> web.Response:
     )
 
 
-def openapi_route(document: dict[str, Any]) -> Routes:
-    """The route serving a prebuilt OpenAPI document."""
-    spec_routes = Routes("operations")
-    body = web.json_response(document).body
-
-    @spec_routes.route(
-        "GET", "/v1/openapi.json", summary="This API's OpenAPI 3.1 document", public=True
-    )
-    async def openapi(ctx: Context) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    return spec_routes
+@routes.route("GET", "/v1/openapi.json", summary="This API's OpenAPI 3.1 document", public=True)
+async def openapi(ctx: Context) -> web.Response:
+    return web.Response(body=ctx.app[OPENAPI], content_type="application/json")

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from exchange.api.endpoint import ENCODER
-from exchange.appkeys import METRICS
+from exchange.appkeys import METRICS, PRINCIPAL, REQUEST_ID
 from exchange.errors import ApiError
 from exchange.messages.common import FieldError, Problem
 
@@ -88,7 +88,7 @@ async def shell(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Wraps every request: id, error mapping, metrics, one access-log line."""
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     started = time.perf_counter()
     response = await _answer(request, handler, request_id)
     elapsed = time.perf_counter() - started
@@ -96,7 +96,7 @@ async def shell(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.headers["X-Request-Id"] = request_id
     route = _route_name(request)
     request.app[METRICS].observe(request.method, route, response.status, elapsed)
-    principal = request.get("principal")
+    principal = request.get(PRINCIPAL)
     log.info(
         "request",
         request_id=request_id,

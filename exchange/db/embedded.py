@@ -76,7 +76,10 @@ class EmbeddedPostgres:
                 stderr=subprocess.STDOUT,
                 text=True,
                 timeout=timeout,
+                # drop root's group too, else root-owned folders' group bits would apply
                 user=self._run_as,
+                group=self._run_as,
+                extra_groups=[] if self._run_as else None,
                 cwd="/",
                 check=False,
             )
@@ -93,7 +96,7 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self._run_as)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", self._run_as],
+                ["useradd", "--system", "--user-group", "--no-create-home", self._run_as],
                 check=True,
                 capture_output=True,
             )
@@ -160,7 +163,20 @@ class EmbeddedPostgres:
             log.info("embedded PostgreSQL already running (pid %s); taking it over", running[0])
         _, port, socket_dir_text = running
         self._ensure_database(port, socket_dir_text)
-        return f"postgresql://postgres@/exchange?host={socket_dir_text}&port={port}"
+        return self.dsn("exchange")
+
+    def dsn(self, database: str) -> str:
+        """A DSN for one database of the running server (over its Unix socket)."""
+        running = self._postmaster()
+        if running is None:
+            raise EmbeddedPostgresError("the embedded PostgreSQL is not running")
+        _, port, socket_dir = running
+        return f"postgresql://postgres@/{database}?host={socket_dir}&port={port}"
+
+    def server_pid(self) -> int | None:
+        """The postmaster's process id while the server runs."""
+        running = self._postmaster()
+        return None if running is None else running[0]
 
     def _ensure_database(self, port: int, socket_dir: str) -> None:
         psql = ["-h", socket_dir, "-p", str(port), "-U", "postgres", "-d", "postgres", "-tA"]

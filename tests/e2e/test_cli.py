@@ -1,0 +1,190 @@
+"""The `exchange` command as a newcomer runs it: real processes, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.factories import OPERATOR_KEY, participant_body
+
+STARTUP_LIMIT = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(extra)
+    return env
+
+
+class Center:
+    """`exchange serve` in a child process."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = cwd / f"serve-{self.port}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "exchange", "serve", "--port", str(self.port)],
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    async def wait_healthy(self, http: aiohttp.ClientSession) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < STARTUP_LIMIT:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                async with http.get(self.base + "/healthz") as response:
+                    if response.status == 200:
+                        return time.monotonic() - started
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"not healthy in {STARTUP_LIMIT} s:\n{self.log.read_text()}")
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+
+def _postmaster_pid(data_dir: Path) -> int | None:
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def _create_participant(http: aiohttp.ClientSession, base: str) -> dict:
+    headers = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    async with http.post(
+        base + "/v1/participants", json=participant_body(["buyer"]), headers=headers
+    ) as response:
+        assert response.status == 201
+        return (await response.json())["participant"]
+
+
+async def _participant_ids(http: aiohttp.ClientSession, base: str) -> set[int]:
+    headers = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    async with http.get(base + "/v1/participants", headers=headers) as response:
+        return {p["id"] for p in (await response.json())["data"]}
+
+
+async def test_serve_on_embedded_postgres_stops_it_and_keeps_data(tmp_path, http):
+    env = _env(EXCHANGE_BOOTSTRAP_OPERATOR_KEY=OPERATOR_KEY)
+    first = Center(tmp_path, env)
+    try:
+        await first.wait_healthy(http)
+        created = await _create_participant(http, first.base)
+        pg_pid = _postmaster_pid(tmp_path / ".exchange")
+    finally:
+        first_exit = first.stop(signal.SIGTERM)
+
+    second = Center(tmp_path, env)
+    try:
+        await second.wait_healthy(http)
+        found = await _participant_ids(http, second.base)
+        second_pg_pid = _postmaster_pid(tmp_path / ".exchange")
+    finally:
+        second_exit = second.stop(signal.SIGINT)
+
+    assert first_exit == 0
+    assert pg_pid is not None
+    assert not _alive(pg_pid)
+    assert created["id"] in found
+    assert second_exit == 0
+    assert second_pg_pid is not None
+    assert not _alive(second_pg_pid)
+
+
+async def test_serve_with_database_url_starts_nothing_embedded(tmp_path, http, database_url):
+    center = Center(tmp_path, _env(DATABASE_URL=database_url))
+    try:
+        await center.wait_healthy(http)
+        async with http.get(center.base + "/readyz") as response:
+            ready = response.status
+    finally:
+        exit_code = center.stop()
+
+    assert ready == 200
+    assert exit_code == 0
+    assert not (tmp_path / ".exchange").exists()
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exchange", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_admin_create_operator_prints_a_working_key(tmp_path, http, database_url):
+    env = _env(DATABASE_URL=database_url)
+
+    made = await asyncio.to_thread(
+        _run, ["admin", "create-operator", "--name", "Ops"], env, tmp_path
+    )
+    key = made.stdout.split("api key: ")[1].strip()
+    center = Center(tmp_path, env)
+    try:
+        await center.wait_healthy(http)
+        async with http.get(
+            center.base + "/v1/me", headers={"Authorization": f"Bearer {key}"}
+        ) as response:
+            me = await response.json()
+    finally:
+        center.stop()
+
+    assert made.returncode == 0, made.stderr
+    assert me["participant"]["roles"] == ["operator"]
+    assert me["participant"]["legal_name"] == "Ops"
+
+
+async def test_migrate_command_is_idempotent(tmp_path, database_url):
+    env = _env(DATABASE_URL=database_url)
+
+    first = await asyncio.to_thread(_run, ["migrate"], env, tmp_path)
+    second = await asyncio.to_thread(_run, ["migrate"], env, tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0
+    assert second.stdout.strip() == "up to date"
+
+
+async def test_a_bad_setting_fails_at_start_naming_the_variable(tmp_path):
+    result = await asyncio.to_thread(_run, ["serve"], _env(EXCHANGE_PORT="not-a-port"), tmp_path)
+
+    assert result.returncode != 0
+    assert "EXCHANGE_PORT" in result.stderr

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from exchange.config import Settings, SettingsError, load_settings
+
+
+def test_defaults_when_nothing_is_set():
+    settings = load_settings({})
+
+    assert settings == Settings()
+    assert settings.database_url is None
+    assert settings.data_dir == Path(".exchange")
+    assert settings.port == 8080
+
+
+def test_every_variable_is_read():
+    env = {
+        "DATABASE_URL": "postgresql://u@db:5432/x",
+        "EXCHANGE_HOST": "0.0.0.0",
+        "EXCHANGE_PORT": "9000",
+        "EXCHANGE_DATA_DIR": "/srv/center",
+        "EXCHANGE_BOOTSTRAP_OPERATOR_KEY": "k" * 30,
+        "EXCHANGE_LOG_LEVEL": "debug",
+        "EXCHANGE_DB_POOL_SIZE": "20",
+        "EXCHANGE_SHUTDOWN_TIMEOUT": "2.5",
+        "EXCHANGE_RATE_LIMIT_PER_SECOND": "50",
+        "EXCHANGE_RATE_LIMIT_BURST": "100",
+    }
+
+    settings = load_settings(env)
+
+    assert settings == Settings(
+        database_url="postgresql://u@db:5432/x",
+        host="0.0.0.0",
+        port=9000,
+        data_dir=Path("/srv/center"),
+        bootstrap_operator_key="k" * 30,
+        log_level="DEBUG",
+        db_pool_size=20,
+        shutdown_timeout=2.5,
+        rate_limit_per_second=50,
+        rate_limit_burst=100,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("EXCHANGE_PORT", "eighty"),
+        ("EXCHANGE_PORT", "70000"),
+        ("DATABASE_URL", "mysql://x"),
+        ("EXCHANGE_LOG_LEVEL", "LOUD"),
+        ("EXCHANGE_DB_POOL_SIZE", "0"),
+        ("EXCHANGE_SHUTDOWN_TIMEOUT", "-1"),
+        ("EXCHANGE_BOOTSTRAP_OPERATOR_KEY", "short"),
+    ],
+)
+def test_a_wrong_value_names_the_variable(variable, value):
+    with pytest.raises(SettingsError, match=variable):
+        load_settings({variable: value})
+
+
+def test_burst_below_rate_is_refused():
+    env = {"EXCHANGE_RATE_LIMIT_PER_SECOND": "100", "EXCHANGE_RATE_LIMIT_BURST": "10"}
+
+    with pytest.raises(SettingsError, match="EXCHANGE_RATE_LIMIT_BURST"):
+        load_settings(env)
+
+
+def test_explicit_overrides_win_over_the_environment():
+    settings = load_settings({"EXCHANGE_PORT": "9000"}, port=9100, host=None)
+
+    assert settings.port == 9100
+    assert settings.host == "127.0.0.1"
