@@ -1,0 +1,1 @@
+"""Market information: the committed L2 view, tape, candles, tickers, index, WebSocket hub."""
