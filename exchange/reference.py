@@ -32,10 +32,12 @@ _COMMODITY_COLUMNS = """id, code, name, unit, currency, tick_size_minor, lot_siz
 
 @dataclass(frozen=True, slots=True)
 class CommoditySpec:
-    """A commodity as the core sees it: integers only."""
+    """A commodity as the core sees it: integers only, and the conversions at the edge."""
 
     id: int
     code: str
+    name: str
+    unit: str
     currency: str
     price_scale: int
     tick_size_minor: int
@@ -45,6 +47,34 @@ class CommoditySpec:
     review_threshold_minor: int
     payment_due_hours: int
     trading_status: TradingStatus
+
+    def price_text(self, ticks: int) -> str:
+        """A book price (whole ticks) as the decimal string the API speaks."""
+        return format_scaled(ticks * self.tick_size_minor, self.price_scale)
+
+    def quantity_text(self, lots: int) -> str:
+        """A book quantity (whole lots) as a decimal string in the commodity's unit."""
+        return format_scaled(lots * self.lot_size_micro, QUANTITY_SCALE)
+
+    def amount_minor(self, ticks: int, lots: int) -> int:
+        """price x quantity in minor currency units, rounded half-up to a whole minor unit."""
+        exact = ticks * self.tick_size_minor * lots * self.lot_size_micro
+        whole, rest = divmod(exact, 10**QUANTITY_SCALE)
+        return whole + (1 if 2 * rest >= 10**QUANTITY_SCALE else 0)
+
+    def price_ticks(self, text: str) -> int:
+        """A decimal price as whole ticks; UnitsError if it is not on the tick."""
+        minor = parse_scaled(text, self.price_scale)
+        if minor % self.tick_size_minor:
+            raise UnitsError(f"{text} is not a multiple of the tick size")
+        return minor // self.tick_size_minor
+
+    def quantity_lots(self, text: str) -> int:
+        """A decimal quantity as whole lots; UnitsError if it is not a whole number of lots."""
+        micro = parse_scaled(text, QUANTITY_SCALE)
+        if micro % self.lot_size_micro:
+            raise UnitsError(f"{text} is not a multiple of the lot size")
+        return micro // self.lot_size_micro
 
 
 def _scaled(field: str, text: str, scale: int, *, positive: bool = True) -> int:
@@ -107,6 +137,8 @@ def spec_from_row(row: asyncpg.Record) -> CommoditySpec:
     return CommoditySpec(
         id=row["id"],
         code=row["code"],
+        name=row["name"],
+        unit=row["unit"],
         currency=row["currency"],
         price_scale=currency_exponent(row["currency"]),
         tick_size_minor=row["tick_size_minor"],
