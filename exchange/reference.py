@@ -60,7 +60,7 @@ class CommoditySpec:
         """price x quantity in minor currency units, rounded half-up to a whole minor unit."""
         exact = ticks * self.tick_size_minor * lots * self.lot_size_micro
         whole, rest = divmod(exact, 10**QUANTITY_SCALE)
-        return whole + (1 if 2 * rest >= 10**QUANTITY_SCALE else 0)
+        return int(whole) + (1 if 2 * rest >= 10**QUANTITY_SCALE else 0)
 
     def price_ticks(self, text: str) -> int:
         """A decimal price as whole ticks; UnitsError if it is not on the tick."""
