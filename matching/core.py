@@ -42,6 +42,7 @@ CANCEL_RESTING: Final = SelfTradePrevention.CANCEL_RESTING
 CANCEL_INCOMING: Final = SelfTradePrevention.CANCEL_INCOMING
 SELF_TRADE: Final = CancelReason.SELF_TRADE
 IOC_REMAINDER: Final = CancelReason.IOC_REMAINDER
+WOULD_CROSS: Final = CancelReason.WOULD_CROSS
 ACCEPTED: Final = OrderAccepted
 REJECTED: Final = OrderRejected
 TRADED: Final = TradeExecuted
@@ -72,23 +73,32 @@ class BookCore:
     def execute(self, order: Order, seq: Boxed, ts: Boxed, out: list[Event], new: bool) -> None:
         """Match an accepted order as taker, then rest or cancel what is left of it."""
         price = order.price
+        stopped = False
         if order.is_buy:
             keys = self.asks.keys
             if keys and -keys[-1] <= price:
                 stopped = self.match(order, self.asks, seq, ts, out)
+                crossed = bool(keys) and -keys[-1] <= price
             else:
-                stopped = False
+                crossed = False
         else:
             keys = self.bids.keys
             if keys and keys[-1] >= price:
                 stopped = self.match(order, self.bids, seq, ts, out)
+                crossed = bool(keys) and keys[-1] >= price
             else:
-                stopped = False
+                crossed = False
         remaining = order.remaining
         if remaining == 0:
             return
         tif = order.tif
-        if stopped or tif is IOC or tif is FOK:
+        if stopped or crossed or tif is IOC or tif is FOK:
+            if stopped:
+                reason = SELF_TRADE
+            elif tif is IOC or tif is FOK:
+                reason = IOC_REMAINDER
+            else:
+                reason = WOULD_CROSS
             out.append(
                 CANCELLED(
                     sequence=seq,
@@ -96,7 +106,7 @@ class BookCore:
                     order_id=order.order_id,
                     owner=order.owner,
                     quantity=remaining,
-                    reason=SELF_TRADE if stopped else IOC_REMAINDER,
+                    reason=reason,
                 )
             )
             return

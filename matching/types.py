@@ -68,3 +68,6 @@ class CancelReason(StrEnum):
     IOC_REMAINDER = "ioc_remainder"
     SELF_TRADE = "self_trade"
     EXPIRED = "expired"
+    # The remainder would rest across an opposite order it may not trade with (a minimum
+    # fill refused the trade); resting it would cross the book, so it is cancelled instead.
+    WOULD_CROSS = "would_cross"

@@ -138,13 +138,21 @@ class Driver:
         """Expire GTD orders due at ``now`` and return the events."""
         return self.run(self.expire_command(now))
 
+    def halt_command(self) -> HaltBook:
+        """Build a numbered HaltBook."""
+        return HaltBook(**self.stamp())
+
+    def resume_command(self) -> ResumeBook:
+        """Build a numbered ResumeBook."""
+        return ResumeBook(**self.stamp())
+
     def halt(self) -> list[Event]:
         """Halt the book."""
-        return self.run(HaltBook(**self.stamp()))
+        return self.run(self.halt_command())
 
     def resume(self) -> list[Event]:
         """Resume the book."""
-        return self.run(ResumeBook(**self.stamp()))
+        return self.run(self.resume_command())
 
 
 def kinds(events: list[Event]) -> list[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from matching import TradeExecuted
-from tests.unit.matching.builders import BUY, SELL, Driver, of_type
+from matching import OrderCancelled, TradeExecuted
+from matching.types import CancelReason
+from tests.unit.matching.builders import BUY, SELL, Driver, kinds, of_type
 
 
 def test_resting_order_refusing_a_small_trade_is_skipped_and_keeps_its_place() -> None:
@@ -48,3 +49,16 @@ def test_skipped_level_does_not_stop_matching_deeper_levels() -> None:
 
     assert [t.maker_order_id for t in trades] == [2]
     assert driver.book.best_ask() == 100
+
+
+def test_remainder_that_would_cross_a_refusing_order_is_cancelled_not_rested() -> None:
+    driver = Driver()
+    driver.place(1, SELL, 100, 50, min_fill=20)
+
+    events = driver.place(2, BUY, 100, 10)
+
+    assert kinds(events) == ["OrderAccepted", "OrderCancelled"]
+    cancelled = events[-1]
+    assert isinstance(cancelled, OrderCancelled)
+    assert (cancelled.quantity, cancelled.reason) == (10, CancelReason.WOULD_CROSS)
+    assert (driver.book.best_bid(), driver.book.best_ask()) == (None, 100)
