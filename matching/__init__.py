@@ -1,5 +1,13 @@
 """The matching engine: a pure, synchronous, deterministic price-time order book per commodity."""
 
+# isort: off
+# When compiled with mypyc, importing a module of the shared library from another one bypasses
+# its extension shim and gets a __file__ guessed from the library's location; importing them
+# here in dependency order, each through its own shim, keeps their real paths.
+import matching.levels
+import matching.core  # noqa: F401 (see above)
+
+# isort: on
 from matching.book import Book
 from matching.commands import (
     AmendOrder,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any, TypeVar
 
 from matching import (
@@ -165,6 +166,40 @@ def of_type(events: list[Event], kind: type[E]) -> list[E]:
     return [event for event in events if isinstance(event, kind)]
 
 
+def random_commands(seed: int, count: int) -> list[Command]:
+    """Build a mixed command list: places of every kind, cancels, amends and expiries."""
+    rnd = random.Random(seed)
+    driver = Driver()
+    commands: list[Command] = []
+    for order_id in range(1, count + 1):
+        roll = rnd.random()
+        if roll < 0.15:
+            commands.append(driver.cancel_command(rnd.randint(1, order_id)))
+        elif roll < 0.25:
+            target = rnd.randint(1, order_id)
+            commands.append(
+                driver.amend_command(target, price=rnd.randint(95, 105), quantity=rnd.randint(1, 9))
+            )
+        elif roll < 0.28:
+            commands.append(driver.expire_command(T0 + order_id * 1000))
+        else:
+            tif = rnd.choice(list(TimeInForce))
+            gtd = tif is TimeInForce.GTD
+            commands.append(
+                driver.place_command(
+                    order_id,
+                    rnd.choice([BUY, SELL]),
+                    rnd.randint(95, 105),
+                    rnd.randint(1, 9),
+                    owner=rnd.randint(1, 4),
+                    time_in_force=tif,
+                    expires_at=T0 + (order_id + rnd.randint(1, 50)) * 1000 if gtd else None,
+                    min_fill=rnd.choice([0, 0, 2, 5]),
+                )
+            )
+    return commands
+
+
 __all__ = [
     "BUY",
     "COMMODITY",
@@ -176,4 +211,5 @@ __all__ = [
     "TimeInForce",
     "kinds",
     "of_type",
+    "random_commands",
 ]
