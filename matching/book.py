@@ -48,6 +48,8 @@ from matching.types import (
 from matching.views import Depth, OpenOrder
 
 ASTUPLE: Final = astuple
+PLACE: Final = PlaceOrder
+CANCEL: Final = CancelOrder
 BY_OWNER: Final = CancelReason.BY_OWNER
 
 
@@ -61,9 +63,9 @@ class Book(BookCore):
 
     def apply(self, command: Command, out: list[Event]) -> None:
         """Apply any command, appending its events to ``out``."""
-        if isinstance(command, PlaceOrder):
+        if isinstance(command, PLACE):
             self.place_order(command, out)
-        elif isinstance(command, CancelOrder):
+        elif isinstance(command, CANCEL):
             self.cancel_order(command, out)
         elif isinstance(command, AmendOrder):
             self.amend_order(command, out)
@@ -104,19 +106,11 @@ class Book(BookCore):
         if reason is None and order.tif is FOK and not self.fillable(order):
             reason = RejectReason.FOK_NOT_FILLABLE
         if reason is not None:
-            out.append(REJECTED(sequence=seq, timestamp=ts, order_id=fields[3], reason=reason))
+            out.append(REJECTED(seq, ts, fields[3], reason))
             return
+        # order_id, owner, side, price, quantity, time_in_force
         out.append(
-            ACCEPTED(
-                sequence=seq,
-                timestamp=ts,
-                order_id=fields[3],
-                owner=fields[4],
-                side=fields[5],
-                price=fields[6],
-                quantity=fields[7],
-                time_in_force=fields[8],
-            )
+            ACCEPTED(seq, ts, fields[3], fields[4], fields[5], fields[6], fields[7], fields[8])
         )
         self.execute(order, seq, ts, out, True)
 
@@ -154,23 +148,14 @@ class Book(BookCore):
         self.sequence = seq
         reason = self.order_refusal(fields[2], order_id, fields[4], False)
         if reason is not None:
-            out.append(REJECTED(sequence=seq, timestamp=ts, order_id=order_id, reason=reason))
+            out.append(REJECTED(seq, ts, order_id, reason))
             return
         order = self.orders[order_id]
         level = order.level
         assert level is not None
         level.quantity -= order.remaining
         self.drop(order)
-        out.append(
-            CANCELLED(
-                sequence=seq,
-                timestamp=ts,
-                order_id=order_id,
-                owner=order.owner,
-                quantity=order.remaining,
-                reason=BY_OWNER,
-            )
-        )
+        out.append(CANCELLED(seq, ts, order_id, order.owner, order.remaining, BY_OWNER))
         self.level_changed(level, seq, ts, out)
 
     def order_refusal(
@@ -189,15 +174,8 @@ class Book(BookCore):
 
     def level_changed(self, level: Level, seq: Boxed, ts: Boxed, out: list[Event]) -> None:
         """Publish a level's new quantity, and forget the level if it is empty."""
-        out.append(
-            LEVEL_CHANGED(
-                sequence=seq,
-                timestamp=ts,
-                side=BUY if level.is_buy else SELL,
-                price=level.price_box,
-                quantity=level.quantity,
-            )
-        )
+        side = BUY if level.is_buy else SELL
+        out.append(LEVEL_CHANGED(seq, ts, side, level.price_box, level.quantity))
         if level.head is None:
             (self.bids if level.is_buy else self.asks).remove_level(level)
 

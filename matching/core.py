@@ -32,7 +32,8 @@ from matching.types import (
 )
 
 # Module-level finals live in C statics under mypyc: the hot path neither looks up a global
-# name nor an enum member on each use.
+# name nor an enum member on each use. Events are built with positional arguments (see
+# matching.events), in the order of their fields.
 BUY: Final = Side.BUY
 SELL: Final = Side.SELL
 GTD: Final = TimeInForce.GTD
@@ -99,16 +100,7 @@ class BookCore:
                 reason = IOC_REMAINDER
             else:
                 reason = WOULD_CROSS
-            out.append(
-                CANCELLED(
-                    sequence=seq,
-                    timestamp=ts,
-                    order_id=order.order_id,
-                    owner=order.owner,
-                    quantity=remaining,
-                    reason=reason,
-                )
-            )
+            out.append(CANCELLED(seq, ts, order.order_id, order.owner, remaining, reason))
             return
         self.rest(order, seq, ts, out, new)
 
@@ -124,15 +116,8 @@ class BookCore:
         expires_at = order.expires_at
         if new and expires_at is not None:
             heappush(self.expiry, (expires_at, order.order_id))
-        out.append(
-            LEVEL_CHANGED(
-                sequence=seq,
-                timestamp=ts,
-                side=BUY if order.is_buy else SELL,
-                price=level.price_box,
-                quantity=level.quantity,
-            )
-        )
+        side_name = BUY if order.is_buy else SELL
+        out.append(LEVEL_CHANGED(seq, ts, side_name, level.price_box, level.quantity))
 
     def match(
         self, taker: Order, opposite: BookSide, seq: Boxed, ts: Boxed, out: list[Event]
@@ -159,11 +144,7 @@ class BookCore:
             stopped = self.match_level(taker, level, seq, ts, out)
             after = level.quantity
             if after != before:
-                out.append(
-                    LEVEL_CHANGED(
-                        sequence=seq, timestamp=ts, side=side, price=level.price_box, quantity=after
-                    )
-                )
+                out.append(LEVEL_CHANGED(seq, ts, side, level.price_box, after))
             if level.head is None:
                 del levels[price]
                 del keys[i]
@@ -238,20 +219,20 @@ class BookCore:
             seller_region = taker.region
         out.append(
             TRADED(
-                sequence=seq,
-                timestamp=ts,
-                trade_id=TradeId(trade_id),
-                maker_order_id=maker.order_id,
-                taker_order_id=taker.order_id,
-                maker_owner=maker.owner,
-                taker_owner=taker.owner,
-                taker_side=side,
-                price=price,
-                quantity=size,
-                buyer_region=buyer_region,
-                seller_region=seller_region,
-                maker_remaining=maker.remaining,
-                taker_remaining=taker_remaining,
+                seq,
+                ts,
+                TradeId(trade_id),
+                maker.order_id,
+                taker.order_id,
+                maker.owner,
+                taker.owner,
+                side,  # taker_side
+                price,
+                size,
+                buyer_region,
+                seller_region,
+                maker.remaining,
+                taker_remaining,
             )
         )
 
