@@ -11,7 +11,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from exchange.api import ops, participants, reference
+from exchange.api import market, ops, participants, reference, ws
 from exchange.api.endpoint import Endpoint, to_aiohttp
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
@@ -20,6 +20,7 @@ from exchange.config import Settings
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.migrate import migrate
+from exchange.market.wiring import install_market_data
 from exchange.metrics import Metrics
 from exchange.participants import ensure_bootstrap_operator
 from exchange.ratelimit import RateLimiter
@@ -31,7 +32,7 @@ _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
-    for module in (ops, participants, reference):
+    for module in (ops, participants, reference, market, ws):
         endpoints += module.routes.endpoints
     return endpoints
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app[LIFECYCLE] = Lifecycle()
     app.cleanup_ctx.append(_database)
+    install_market_data(app)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()
     app[OPENAPI] = msgspec.json.encode(build_openapi(endpoints, version("trading-center")))

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from exchange.auth import Principal
 from exchange.config import Settings
+from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.ratelimit import RateLimiter
 
@@ -28,6 +29,7 @@ METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 OPENAPI = web.AppKey("openapi", bytes)
+MARKET = web.AppKey("market", MarketData)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

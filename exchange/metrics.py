@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -23,6 +23,15 @@ class Metrics:
             "Time to answer an HTTP request, by route",
             ("method", "route"),
             buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # market data WebSocket (exchange/market/hub.py)
+        self.ws_clients = Gauge(
+            "ws_subscribers", "Connected WebSocket clients", registry=self.registry
+        )
+        self.ws_slow_consumers = Counter(
+            "ws_slow_consumers_dropped",
+            "WebSocket clients disconnected because they fell behind",
             registry=self.registry,
         )
 

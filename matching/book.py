@@ -51,6 +51,7 @@ ASTUPLE: Final = astuple
 PLACE: Final = PlaceOrder
 CANCEL: Final = CancelOrder
 BY_OWNER: Final = CancelReason.BY_OWNER
+UNKNOWN_ORDER: Final = RejectReason.UNKNOWN_ORDER
 
 
 class Book(BookCore):
@@ -102,8 +103,8 @@ class Book(BookCore):
             fields[12],  # client_ref
             fields[13],  # self_trade
         )
-        reason = self.place_refusal(fields[2], order, ts)
-        if reason is None and order.tif is FOK and not self.fillable(order):
+        reason = self._place_refusal(fields[2], order, ts)
+        if reason is None and order.tif is FOK and not self._fillable(order):
             reason = RejectReason.FOK_NOT_FILLABLE
         if reason is not None:
             out.append(REJECTED(seq, ts, fields[3], reason))
@@ -112,9 +113,9 @@ class Book(BookCore):
         out.append(
             ACCEPTED(seq, ts, fields[3], fields[4], fields[5], fields[6], fields[7], fields[8])
         )
-        self.execute(order, seq, ts, out, True)
+        self._execute(order, seq, ts, out, True)
 
-    def place_refusal(self, commodity: Boxed, order: Order, now: Boxed) -> RejectReason | None:
+    def _place_refusal(self, commodity: Boxed, order: Order, now: Boxed) -> RejectReason | None:
         """Return why a new order is refused, or None if it is valid."""
         if commodity != self.commodity:
             return RejectReason.UNKNOWN_COMMODITY
@@ -146,19 +147,22 @@ class Book(BookCore):
         ts: Boxed = fields[1]
         order_id: Boxed = fields[3]
         self.sequence = seq
-        reason = self.order_refusal(fields[2], order_id, fields[4], False)
-        if reason is not None:
-            out.append(REJECTED(seq, ts, order_id, reason))
+        # One dict operation on the way in: pop, and put back in the rare refused case.
+        order = self.orders.pop(order_id, None)
+        if order is None or order.owner != fields[4] or fields[2] != self.commodity:
+            if order is not None:
+                self.orders[order_id] = order
+            reason = self._order_refusal(fields[2], order_id, fields[4], False)
+            out.append(REJECTED(seq, ts, order_id, reason or UNKNOWN_ORDER))
             return
-        order = self.orders[order_id]
         level = order.level
         assert level is not None
         level.quantity -= order.remaining
-        self.drop(order)
+        level.unlink(order)
         out.append(CANCELLED(seq, ts, order_id, order.owner, order.remaining, BY_OWNER))
-        self.level_changed(level, seq, ts, out)
+        self._level_changed(level, seq, ts, out)
 
-    def order_refusal(
+    def _order_refusal(
         self, commodity: Boxed, order_id: Boxed, owner: Boxed, amend: bool
     ) -> RejectReason | None:
         """Return why a cancel or amend of ``order_id`` is refused, or None."""
@@ -172,7 +176,7 @@ class Book(BookCore):
             return RejectReason.UNKNOWN_ORDER
         return None
 
-    def level_changed(self, level: Level, seq: Boxed, ts: Boxed, out: list[Event]) -> None:
+    def _level_changed(self, level: Level, seq: Boxed, ts: Boxed, out: list[Event]) -> None:
         """Publish a level's new quantity, and forget the level if it is empty."""
         side = BUY if level.is_buy else SELL
         out.append(LEVEL_CHANGED(seq, ts, side, level.price_box, level.quantity))
@@ -185,7 +189,7 @@ class Book(BookCore):
         ts = command.timestamp
         self.sequence = seq
         order_id = command.order_id
-        reason = self.order_refusal(command.commodity, order_id, command.owner, True)
+        reason = self._order_refusal(command.commodity, order_id, command.owner, True)
         order = self.orders.get(order_id)
         price = quantity = 0
         if reason is None and order is not None:
@@ -205,9 +209,9 @@ class Book(BookCore):
                 )
             )
             return
-        self.reprice(order, price, quantity, seq, ts, out)
+        self._reprice(order, price, quantity, seq, ts, out)
 
-    def reprice(
+    def _reprice(
         self,
         order: Order,
         price: int,
@@ -233,7 +237,7 @@ class Book(BookCore):
         if keeps:
             level.quantity -= order.remaining - quantity
             order.remaining = quantity
-            self.level_changed(level, seq, ts, out)
+            self._level_changed(level, seq, ts, out)
             return
         level.quantity -= order.remaining
         if price == order.price:
@@ -241,13 +245,13 @@ class Book(BookCore):
             level.unlink(order)
             order.remaining = quantity
             level.append(order)
-            self.level_changed(level, seq, ts, out)
+            self._level_changed(level, seq, ts, out)
         else:
-            self.drop(order)
-            self.level_changed(level, seq, ts, out)
+            self._drop(order)
+            self._level_changed(level, seq, ts, out)
             order.price = price
             order.remaining = quantity
-            self.execute(order, seq, ts, out, False)
+            self._execute(order, seq, ts, out, False)
 
     def expire_orders(self, command: ExpireOrders, out: list[Event]) -> None:
         """Cancel every GTD order whose time has come at the command's timestamp."""
@@ -275,7 +279,7 @@ class Book(BookCore):
             level = order.level
             assert level is not None
             level.quantity -= order.remaining
-            self.drop(order)
+            self._drop(order)
             touched[level] = None
             out.append(
                 OrderCancelled(
@@ -288,21 +292,21 @@ class Book(BookCore):
                 )
             )
         for level in touched:
-            self.level_changed(level, seq, now, out)
+            self._level_changed(level, seq, now, out)
 
     def halt(self, command: HaltBook, out: list[Event]) -> None:
         """Stop accepting orders and amendments."""
-        if self.book_command_ok(command.sequence, command.timestamp, command.commodity, out):
+        if self._book_command_ok(command.sequence, command.timestamp, command.commodity, out):
             self.halted = True
             out.append(BookHalted(sequence=command.sequence, timestamp=command.timestamp))
 
     def resume(self, command: ResumeBook, out: list[Event]) -> None:
         """Accept orders again after a halt."""
-        if self.book_command_ok(command.sequence, command.timestamp, command.commodity, out):
+        if self._book_command_ok(command.sequence, command.timestamp, command.commodity, out):
             self.halted = False
             out.append(BookResumed(sequence=command.sequence, timestamp=command.timestamp))
 
-    def book_command_ok(
+    def _book_command_ok(
         self, seq: Sequence, ts: Timestamp, commodity: CommodityId, out: list[Event]
     ) -> bool:
         """Record the sequence and check the commodity of a book-wide command."""

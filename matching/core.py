@@ -71,21 +71,21 @@ class BookCore:
         self.next_trade_id = 1
         self.traded_quantity = 0
 
-    def execute(self, order: Order, seq: Boxed, ts: Boxed, out: list[Event], new: bool) -> None:
+    def _execute(self, order: Order, seq: Boxed, ts: Boxed, out: list[Event], new: bool) -> None:
         """Match an accepted order as taker, then rest or cancel what is left of it."""
         price = order.price
         stopped = False
         if order.is_buy:
             keys = self.asks.keys
             if keys and -keys[-1] <= price:
-                stopped = self.match(order, self.asks, seq, ts, out)
+                stopped = self._match(order, self.asks, seq, ts, out)
                 crossed = bool(keys) and -keys[-1] <= price
             else:
                 crossed = False
         else:
             keys = self.bids.keys
             if keys and keys[-1] >= price:
-                stopped = self.match(order, self.bids, seq, ts, out)
+                stopped = self._match(order, self.bids, seq, ts, out)
                 crossed = bool(keys) and keys[-1] >= price
             else:
                 crossed = False
@@ -102,9 +102,9 @@ class BookCore:
                 reason = WOULD_CROSS
             out.append(CANCELLED(seq, ts, order.order_id, order.owner, remaining, reason))
             return
-        self.rest(order, seq, ts, out, new)
+        self._rest(order, seq, ts, out, new)
 
-    def rest(self, order: Order, seq: Boxed, ts: Boxed, out: list[Event], new: bool) -> None:
+    def _rest(self, order: Order, seq: Boxed, ts: Boxed, out: list[Event], new: bool) -> None:
         """Queue ``order`` at the back of its price level."""
         price = order.price
         side = self.bids if order.is_buy else self.asks
@@ -119,7 +119,18 @@ class BookCore:
         side_name = BUY if order.is_buy else SELL
         out.append(LEVEL_CHANGED(seq, ts, side_name, level.price_box, level.quantity))
 
-    def match(
+    def load(self, order: Order) -> None:
+        """Queue an order without matching it or emitting events, to rebuild a snapshot."""
+        side = self.bids if order.is_buy else self.asks
+        level = side.levels.get(order.price)
+        if level is None:
+            level = side.add_level(order.price)
+        level.append(order)
+        self.orders[order.order_id] = order
+        if order.expires_at is not None:
+            heappush(self.expiry, (order.expires_at, order.order_id))
+
+    def _match(
         self, taker: Order, opposite: BookSide, seq: Boxed, ts: Boxed, out: list[Event]
     ) -> bool:
         """Trade ``taker`` against ``opposite``, best level first; True if STP stopped it."""
@@ -141,7 +152,7 @@ class BookCore:
                     break
             level = levels[price]
             before = level.quantity
-            stopped = self.match_level(taker, level, seq, ts, out)
+            stopped = self._match_level(taker, level, seq, ts, out)
             after = level.quantity
             if after != before:
                 out.append(LEVEL_CHANGED(seq, ts, side, level.price_box, after))
@@ -155,7 +166,7 @@ class BookCore:
             i -= 1
         return False
 
-    def match_level(
+    def _match_level(
         self, taker: Order, level: Level, seq: Boxed, ts: Boxed, out: list[Event]
     ) -> bool:
         """Trade ``taker`` against one level's queue; True if STP stopped it."""
@@ -175,7 +186,7 @@ class BookCore:
                 maker = following
                 continue
             if maker.owner == owner:
-                if self.prevent_self_trade(taker, maker, level, seq, ts, out):
+                if self._prevent_self_trade(taker, maker, level, seq, ts, out):
                     taker.remaining = remaining
                     return True
                 maker = following
@@ -184,7 +195,7 @@ class BookCore:
             remaining -= size
             maker.remaining = available
             level.quantity -= size
-            self.trade(taker, maker, level.price_box, size, remaining, seq, ts, out)
+            self._trade(taker, maker, level.price_box, size, remaining, seq, ts, out)
             if available == 0:
                 level.unlink(maker)
                 del self.orders[maker.order_id]
@@ -194,7 +205,7 @@ class BookCore:
         taker.remaining = remaining
         return False
 
-    def trade(
+    def _trade(
         self,
         taker: Order,
         maker: Order,
@@ -236,14 +247,14 @@ class BookCore:
             )
         )
 
-    def prevent_self_trade(
+    def _prevent_self_trade(
         self, taker: Order, maker: Order, level: Level, seq: Boxed, ts: Boxed, out: list[Event]
     ) -> bool:
         """Apply the taker's self-trade prevention mode; True if the taker must stop."""
         mode = taker.stp
         if mode is not CANCEL_INCOMING:
             level.quantity -= maker.remaining
-            self.drop(maker)
+            self._drop(maker)
             out.append(
                 CANCELLED(
                     sequence=seq,
@@ -256,14 +267,14 @@ class BookCore:
             )
         return mode is not CANCEL_RESTING
 
-    def drop(self, order: Order) -> None:
+    def _drop(self, order: Order) -> None:
         """Take an order out of its level and the id index (the level may be left empty)."""
         level = order.level
         assert level is not None
         level.unlink(order)
         del self.orders[order.order_id]
 
-    def fillable(self, order: Order) -> bool:
+    def _fillable(self, order: Order) -> bool:
         """Whether ``order`` could fill completely now: a dry run of ``match``, for FOK."""
         is_buy = order.is_buy
         limit = order.price

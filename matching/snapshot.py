@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from heapq import heapify
-
 import msgspec
 
 from matching.book import Book
 from matching.core import BUY
-from matching.events import Event
 from matching.levels import Order
-from matching.types import TimeInForce
 from matching.views import BookSnapshot
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -37,7 +33,6 @@ def import_state(state: BookSnapshot) -> Book:
     book.next_trade_id = state.next_trade_id
     book.traded_quantity = state.traded_quantity
     book.halted = state.halted
-    ignored: list[Event] = []
     for view in [*state.bids, *state.asks]:
         order = Order(
             view.order_id,
@@ -52,10 +47,7 @@ def import_state(state: BookSnapshot) -> Book:
             view.client_ref,
             view.self_trade,
         )
-        book.rest(order, state.sequence, 0, ignored, False)
-        if view.time_in_force is TimeInForce.GTD and view.expires_at is not None:
-            book.expiry.append((view.expires_at, view.order_id))
-    heapify(book.expiry)
+        book.load(order)
     return book
 
 

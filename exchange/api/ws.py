@@ -1,0 +1,93 @@
+"""The WebSocket endpoint: market channels and the caller's own order updates.
+
+Authentication is the same Bearer API key as every other endpoint (checked before the upgrade,
+so an unknown key is a 401 and a suspended participant a 403). Protocol: docs/market-data.md.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from exchange.api.endpoint import Context, Routes
+from exchange.appkeys import MARKET, POOL
+from exchange.db import Queryable
+from exchange.errors import BadRequestError
+from exchange.market.data import MarketData
+from exchange.market.hub import Client, encode
+from exchange.messages.market import (
+    MARKET_CHANNELS,
+    ClientMessage,
+    ErrorMessage,
+    Subscribe,
+)
+
+routes = Routes("market information")
+MAX_SUBSCRIPTIONS = 200
+MAX_MESSAGE_BYTES = 64 * 1024
+_DECODER: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _decode(data: str | bytes) -> ClientMessage:
+    try:
+        return _DECODER.decode(data)
+    except msgspec.ValidationError as exc:
+        raise _Refused("VALIDATION_FAILED", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise _Refused("MALFORMED_REQUEST", f"the message is not valid JSON: {exc}") from None
+
+
+async def _handle(market: MarketData, pool: Queryable, client: Client, data: str | bytes) -> None:
+    message = _decode(data)
+    if not isinstance(message, Subscribe):
+        market.unsubscribe(client, message.channels)
+        return
+    for channel in message.channels:
+        if channel.name in MARKET_CHANNELS:
+            assert channel.commodity is not None
+            spec = await market.spec(pool, channel.commodity)
+            if spec is None:
+                raise _Refused(
+                    "UNKNOWN_COMMODITY", f"commodity {channel.commodity!r} does not exist"
+                )
+            await market.prepare(spec)
+    wanted = {market.channel_key(client, channel) for channel in message.channels}
+    if len(client.channels | wanted) > MAX_SUBSCRIPTIONS:
+        raise _Refused(
+            "TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} channels per connection"
+        )
+    market.subscribe(client, message.channels)
+
+
+@routes.route(
+    "GET",
+    "/v1/ws",
+    summary="WebSocket: book, trades, ticker, candles, heartbeat and your own order updates"
+    " (protocol in docs/market-data.md)",
+    status=101,
+)
+async def websocket(ctx: Context) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_MESSAGE_BYTES)
+    if not ws.can_prepare(ctx.request).ok:
+        raise BadRequestError("this endpoint speaks WebSocket only", code="WEBSOCKET_REQUIRED")
+    await ws.prepare(ctx.request)
+    market, pool = ctx.app[MARKET], ctx.app[POOL]
+    client = market.connect(ws, ctx.request.transport, ctx.caller.participant_id)
+    try:
+        async for frame in ws:
+            if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            try:
+                await _handle(market, pool, client, frame.data)
+            except _Refused as refused:
+                client.send(encode(ErrorMessage(code=refused.code, message=refused.message)))
+    finally:
+        await market.disconnect(client)
+    return ws

@@ -1,0 +1,32 @@
+"""Hooks market information into the application: its AppKey, start, stop, socket shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from exchange.appkeys import MARKET, METRICS, POOL, SETTINGS
+from exchange.market.data import MarketData
+
+
+async def _market_data(app: web.Application) -> AsyncIterator[None]:
+    market = app[MARKET]
+    await market.start(app[POOL])
+    try:
+        yield
+    finally:
+        await market.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[MARKET].close_all(grace=min(5.0, app[SETTINGS].shutdown_timeout))
+
+
+def install_market_data(app: web.Application) -> MarketData:
+    """Create the app's `MarketData` (under MARKET); call after the database cleanup context."""
+    market = MarketData(app[METRICS])
+    app[MARKET] = market
+    app.cleanup_ctx.append(_market_data)
+    app.on_shutdown.append(_close_sockets)
+    return market
