@@ -19,9 +19,14 @@ from matching.commands import (
 from matching.core import (
     ACCEPTED,
     BUY,
+    CANCEL_BOTH,
+    CANCEL_INCOMING,
+    CANCEL_RESTING,
     CANCELLED,
     FOK,
+    GTC,
     GTD,
+    IOC,
     LEVEL_CHANGED,
     REJECTED,
     SELL,
@@ -52,6 +57,20 @@ PLACE: Final = PlaceOrder
 CANCEL: Final = CancelOrder
 BY_OWNER: Final = CancelReason.BY_OWNER
 UNKNOWN_ORDER: Final = RejectReason.UNKNOWN_ORDER
+
+
+def check_members(side: object, tif: object, stp: object) -> None:
+    """Raise TypeError unless the enums of a PlaceOrder are enum members, not plain strings.
+
+    The hot path compares enum members by identity, so a plain "buy" would silently be a
+    sell; decoding and typed code always produce members, so this is a programming error.
+    """
+    if (
+        (side is not BUY and side is not SELL)
+        or (tif is not GTC and tif is not IOC and tif is not GTD and tif is not FOK)
+        or (stp is not CANCEL_RESTING and stp is not CANCEL_INCOMING and stp is not CANCEL_BOTH)
+    ):
+        raise TypeError(f"PlaceOrder needs enum members, got {side!r}, {tif!r}, {stp!r}")
 
 
 class Book(BookCore):
@@ -90,6 +109,7 @@ class Book(BookCore):
         seq: Boxed = fields[0]
         ts: Boxed = fields[1]
         self.sequence = seq
+        check_members(fields[5], fields[8], fields[13])
         order = Order(
             fields[3],  # order_id
             fields[4],  # owner

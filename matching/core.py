@@ -36,11 +36,13 @@ from matching.types import (
 # matching.events), in the order of their fields.
 BUY: Final = Side.BUY
 SELL: Final = Side.SELL
+GTC: Final = TimeInForce.GTC
 GTD: Final = TimeInForce.GTD
 IOC: Final = TimeInForce.IOC
 FOK: Final = TimeInForce.FOK
 CANCEL_RESTING: Final = SelfTradePrevention.CANCEL_RESTING
 CANCEL_INCOMING: Final = SelfTradePrevention.CANCEL_INCOMING
+CANCEL_BOTH: Final = SelfTradePrevention.CANCEL_BOTH
 SELF_TRADE: Final = CancelReason.SELF_TRADE
 IOC_REMAINDER: Final = CancelReason.IOC_REMAINDER
 WOULD_CROSS: Final = CancelReason.WOULD_CROSS

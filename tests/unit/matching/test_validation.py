@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from matching import OrderRejected, PlaceOrder
@@ -98,3 +99,12 @@ def test_book_commands_record_the_sequence() -> None:
     driver.resume()
 
     assert driver.book.sequence == 2
+
+
+def test_plain_strings_instead_of_enum_members_are_a_programming_error() -> None:
+    driver = Driver()
+    command = driver.place_command(1, BUY, 100, 5)
+    raw = msgspec.structs.replace(command, side="buy")  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="enum members"):
+        driver.run(raw)
