@@ -313,7 +313,7 @@ class MarketData:
                 await self._refresh_tickers(tickers)
                 for code, minutes in candles.items():
                     await self._refresh_candles(code, minutes)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except Exception:  # keep refreshing: a failed round must not end the task
                 log.exception("market data refresh failed")
             await asyncio.sleep(self.refresh_interval)
 
