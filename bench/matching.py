@@ -139,7 +139,7 @@ def peer_traded(ops: list[Op]) -> int:
     remaining = placed - cancelled - lob.volume()
     if remaining % 2:
         raise SystemExit("peer volumes do not add up")
-    return remaining // 2
+    return int(remaining) // 2
 
 
 def best(runs: int, once: Callable[[], float]) -> float:

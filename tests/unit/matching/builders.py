@@ -42,7 +42,7 @@ class Driver:
 
     def __init__(self, book: Book | None = None, **config: int) -> None:
         self.book = book or Book(BookConfig(commodity=COMMODITY, **config))
-        self.seq = self.book.sequence
+        self.seq: int = self.book.sequence
         self.log: list[Event] = []
 
     def stamp(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from matching import BookLevelChanged, OrderAmended, OrderCancelled, OrderRejected, TradeExecuted
-from matching.types import CancelReason, RejectReason
+from matching.types import CancelReason, OrderId, RejectReason
 from tests.unit.matching.builders import BUY, SELL, Driver, kinds, of_type
 
 
@@ -54,7 +54,7 @@ def test_cancel_of_unknown_filled_or_foreign_order_is_rejected() -> None:
         (event,) = events
         assert isinstance(event, OrderRejected)
         assert event.reason is RejectReason.UNKNOWN_ORDER
-    assert driver.book.order(3) is not None
+    assert driver.book.order(OrderId(3)) is not None
 
 
 def test_reducing_quantity_keeps_time_priority() -> None:
@@ -109,7 +109,7 @@ def test_amend_to_a_crossing_price_trades_as_taker() -> None:
 
     trades = of_type(events, TradeExecuted)
     assert [(t.maker_order_id, t.taker_order_id, t.price) for t in trades] == [(1, 2, 101)]
-    resting = driver.book.order(2)
+    resting = driver.book.order(OrderId(2))
     assert resting is not None
     assert (resting.price, resting.quantity) == (101, 6)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from matching import OrderCancelled, TradeExecuted
-from matching.types import CancelReason
+from matching.types import CancelReason, OrderId
 from tests.unit.matching.builders import BUY, SELL, Driver, kinds, of_type
 
 
@@ -27,7 +27,7 @@ def test_incoming_order_never_trades_below_its_minimum() -> None:
     trades = of_type(driver.place(3, BUY, 101, 20, min_fill=10), TradeExecuted)
 
     assert [(t.maker_order_id, t.quantity) for t in trades] == [(2, 20)]
-    assert driver.book.order(1) is not None
+    assert driver.book.order(OrderId(1)) is not None
 
 
 def test_minimum_gives_way_when_the_trade_completes_the_order() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from matching import BookLevelChanged, OrderAccepted, TradeExecuted
+from matching.types import OrderId
 from tests.unit.matching.builders import BUY, SELL, Driver, kinds, of_type
 
 
@@ -79,7 +80,7 @@ def test_unfilled_remainder_rests_at_its_limit() -> None:
     )
     assert driver.book.best_bid() == 101
     assert driver.book.best_ask() is None
-    resting = driver.book.order(2)
+    resting = driver.book.order(OrderId(2))
     assert resting is not None
     assert resting.quantity == 3
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from matching import OrderCancelled, TradeExecuted
-from matching.types import CancelReason
+from matching.types import CancelReason, OrderId
 from tests.unit.matching.builders import BUY, SELL, Driver, SelfTradePrevention, of_type
 
 
@@ -18,7 +18,7 @@ def test_default_cancels_the_resting_order_and_keeps_matching() -> None:
         (1, CancelReason.SELF_TRADE)
     ]
     assert [t.maker_order_id for t in of_type(events, TradeExecuted)] == [2]
-    assert driver.book.order(1) is None
+    assert driver.book.order(OrderId(1)) is None
 
 
 def test_cancel_incoming_keeps_the_resting_order() -> None:
@@ -31,8 +31,8 @@ def test_cancel_incoming_keeps_the_resting_order() -> None:
 
     assert [t.maker_order_id for t in of_type(events, TradeExecuted)] == [1]
     assert [(c.order_id, c.quantity) for c in of_type(events, OrderCancelled)] == [(4, 5)]
-    assert driver.book.order(2) is not None
-    assert driver.book.order(4) is None
+    assert driver.book.order(OrderId(2)) is not None
+    assert driver.book.order(OrderId(4)) is None
 
 
 def test_cancel_both_cancels_resting_and_incoming() -> None:
