@@ -73,6 +73,11 @@ class BookCore:
         self.next_trade_id = 1
         self.traded_quantity = 0
 
+    def __del__(self) -> None:
+        # Orders and levels are invisible to the cycle collector (see matching.levels).
+        self.bids.clear()
+        self.asks.clear()
+
     def _execute(self, order: Order, seq: Boxed, ts: Boxed, out: list[Event], new: bool) -> None:
         """Match an accepted order as taker, then rest or cancel what is left of it."""
         price = order.price

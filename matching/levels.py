@@ -14,6 +14,18 @@ from typing import Any
 from matching.types import SelfTradePrevention, Side, TimeInForce, Timestamp
 from matching.views import OpenOrder, PriceLevel
 
+
+def plain_class_options(*_: str, **__: object) -> Any:
+    """Stand in for mypyc_attr where mypy is not installed: the options only matter to mypyc."""
+    return lambda cls: cls
+
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:
+    mypyc_attr = plain_class_options
+
+
 #: A value the hot path only compares and hands on (ids, owners, regions, a command's sequence
 #: and timestamp). Typed Any so that mypyc keeps the command's own int object: every event and
 #: dict operation then reuses it instead of allocating a new int. Its real type is the one
@@ -21,6 +33,11 @@ from matching.views import OpenOrder, PriceLevel
 Boxed = Any
 
 
+# Orders and levels are "acyclic" for mypyc: the garbage collector does not track them, which
+# saved ~10% of the hot path's time (it kept walking every resting order). They do form cycles
+# while an order rests (prev/next, order.level/level.head), so whoever drops a populated book
+# must break them: BookSide.clear, called when a book is deleted.
+@mypyc_attr(acyclic=True)
 class Order:
     """A resting (or incoming) order and its place in its level's queue."""
 
@@ -70,6 +87,7 @@ class Order:
         )
 
 
+@mypyc_attr(acyclic=True)
 class Level:
     """All resting orders at one price on one side, oldest first."""
 
@@ -145,6 +163,21 @@ class BookSide:
             keys.pop()
         else:
             del keys[bisect_left(keys, key)]
+
+    def clear(self) -> None:
+        """Unlink every order and level, so that reference counting alone frees them."""
+        for level in self.levels.values():
+            order = level.head
+            while order is not None:
+                following = order.next
+                order.prev = None
+                order.next = None
+                order.level = None
+                order = following
+            level.head = None
+            level.tail = None
+        self.levels.clear()
+        self.keys.clear()
 
     def best_price(self) -> int | None:
         """Return the best price on this side, or None if it is empty."""
