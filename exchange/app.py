@@ -11,17 +11,28 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from exchange.api import market, ops, participants, reference, ws
+from exchange.api import market, ops, orders, participants, reference, ws
 from exchange.api.endpoint import Endpoint, to_aiohttp
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
-from exchange.appkeys import LIFECYCLE, LIMITER, METRICS, OPENAPI, POOL, SETTINGS, Lifecycle
+from exchange.appkeys import (
+    BOOKS,
+    LIFECYCLE,
+    LIMITER,
+    MARKET,
+    METRICS,
+    OPENAPI,
+    POOL,
+    SETTINGS,
+    Lifecycle,
+)
 from exchange.config import Settings
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.migrate import migrate
 from exchange.market.wiring import install_market_data
 from exchange.metrics import Metrics
+from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
 from exchange.ratelimit import RateLimiter
 
@@ -32,7 +43,7 @@ _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
-    for module in (ops, participants, reference, market, ws):
+    for module in (ops, participants, reference, orders, market, ws):
         endpoints += module.routes.endpoints
     return endpoints
 
@@ -64,7 +75,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             async with pool.acquire() as conn:
                 await _prepare_database(conn, settings)
             app[POOL] = pool
-            app[LIFECYCLE].started = True
             yield
         finally:
             await pool.close()
@@ -72,6 +82,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
             log.info("embedded PostgreSQL stopped")
+
+
+async def _books(app: web.Application) -> AsyncIterator[None]:
+    """Rebuild every book before taking traffic; on shutdown drain them and snapshot."""
+    books = Books(app[POOL], app[MARKET])
+    app[BOOKS] = books
+    await books.start()
+    app[LIFECYCLE].started = True
+    try:
+        yield
+    finally:
+        await books.stop()
 
 
 async def _drain(app: web.Application) -> None:
@@ -87,6 +109,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LIFECYCLE] = Lifecycle()
     app.cleanup_ctx.append(_database)
     install_market_data(app)
+    app.cleanup_ctx.append(_books)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()
     app[OPENAPI] = msgspec.json.encode(build_openapi(endpoints, version("trading-center")))

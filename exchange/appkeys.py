@@ -11,6 +11,7 @@ from exchange.auth import Principal
 from exchange.config import Settings
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
+from exchange.orders.books import Books
 from exchange.ratelimit import RateLimiter
 
 
@@ -30,6 +31,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
+BOOKS = web.AppKey("books", Books)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

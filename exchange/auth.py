@@ -16,6 +16,7 @@ class Principal:
     key_id: int
     roles: frozenset[Role]
     suspended: bool
+    home_region: str | None = None
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -30,7 +31,7 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
     if len(key) > 200:
         return None
     row = await pool.fetchrow(
-        """SELECT k.id AS key_id, p.id, p.roles, p.status
+        """SELECT k.id AS key_id, p.id, p.roles, p.status, p.home_region
              FROM api_keys k JOIN participants p ON p.id = k.participant_id
             WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
         hash_api_key(key),
@@ -42,4 +43,5 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
         key_id=row["key_id"],
         roles=frozenset(Role(role) for role in row["roles"]),
         suspended=row["status"] != "active",
+        home_region=row["home_region"],
     )

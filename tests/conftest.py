@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,7 +17,17 @@ from exchange.config import Settings
 from exchange.db.embedded import EmbeddedPostgres
 from tests.factories import OPERATOR_KEY, Api
 
-_SERVER_URL = "TEST_DATABASE_URL"  # an admin DSN of a server to use instead of an embedded one
+# an admin DSN of a server the tests may use instead of an embedded one
+_SERVER_URL = "TEST_DATABASE_URL"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # a CI timeout sends SIGTERM: unwind like Ctrl-C, so fixtures stop the servers they started
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,10 @@ class Context:
         return self.request.app
 
     @property
+    def request_id(self) -> str:
+        return self.request[REQUEST_ID]
+
+    @property
     def caller(self) -> Principal:
         """The authenticated caller (endpoints without auth have none)."""
         assert self.principal is not None, "endpoint declared without authentication"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exchange import reference as store
 from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
-from exchange.appkeys import POOL
+from exchange.appkeys import BOOKS, POOL
 from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import Role
 from exchange.messages.reference import (
@@ -16,6 +16,7 @@ from exchange.messages.reference import (
     UpdateCommodity,
     UpdateRegion,
 )
+from exchange.orders.entry import set_halted
 
 routes = Routes("reference data")
 OPERATOR = [Role.OPERATOR]
@@ -72,15 +73,19 @@ async def update_commodity(ctx: Context) -> Commodity:
     async with ctx.transaction() as conn:
         commodity = await store.update_commodity(conn, code, ctx.body)
         await ctx.audit(conn, "commodity.update", f"commodity:{code}")
+    for spec in await store.load_specs(ctx.app[POOL]):
+        if spec.code == code:
+            ctx.app[BOOKS].refresh(spec)
     return commodity
 
 
 async def _set_status(ctx: Context, status: TradingStatus) -> Commodity:
     code = ctx.param("code")
+    # through the book's journal, so a replay halts and resumes at the same point
+    await set_halted(ctx.app[BOOKS], code, status is TradingStatus.HALTED)
     async with ctx.transaction() as conn:
-        commodity = await store.set_trading_status(conn, code, status)
         await ctx.audit(conn, f"commodity.{status}", f"commodity:{code}")
-    return commodity
+    return await store.get_commodity(ctx.app[POOL], code)
 
 
 @routes.route(

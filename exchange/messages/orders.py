@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from exchange.messages.common import Code, DecimalText, PageQuery, Struct
+from exchange.messages.common import Code, DecimalText, PageQuery, Problem, Struct
 
 ClientOrderId = Annotated[
     str,
@@ -136,3 +136,20 @@ class PublicTrade(Struct, frozen=True, kw_only=True):
     quantity: str
     taker_side: Side
     executed_at: datetime
+
+
+class FillQuery(PageQuery, frozen=True, kw_only=True):
+    commodity: Code | None = None
+
+
+class BatchResult(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One order of a batch: `status` is the HTTP status it would have had on its own."""
+
+    index: int
+    status: int
+    order: Order | None = None
+    error: Problem | None = None
+
+
+class BatchResults(Struct, frozen=True, kw_only=True):
+    results: list[BatchResult]

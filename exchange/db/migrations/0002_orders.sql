@@ -52,7 +52,7 @@ CREATE TABLE orders (
     updated_at       timestamptz NOT NULL,
     PRIMARY KEY (commodity_id, id)
 );
-CREATE INDEX orders_participant ON orders (participant_id, id);
+CREATE INDEX orders_participant ON orders (participant_id, created_at DESC, id DESC);
 
 CREATE TABLE trades (
     commodity_id     bigint NOT NULL REFERENCES commodities (id),

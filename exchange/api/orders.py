@@ -1,0 +1,175 @@
+"""Orders: place, read, list, cancel, amend, batch; and the participant's fills."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from aiohttp import web
+
+from exchange.api.endpoint import ENCODER, Context, Routes, decode_cursor, encode_cursor
+from exchange.appkeys import BOOKS, POOL
+from exchange.errors import ApiError
+from exchange.messages.common import Page, Problem
+from exchange.messages.orders import (
+    AmendOrder,
+    BatchResult,
+    BatchResults,
+    Fill,
+    FillQuery,
+    Order,
+    OrderQuery,
+    PlaceOrder,
+    PlaceOrders,
+)
+from exchange.messages.participants import Role
+from exchange.orders import entry
+from exchange.orders.fills import list_fills
+from exchange.orders.store import list_orders
+from exchange.orders.views import order_from_row
+
+routes = Routes("orders")
+TRADERS = [Role.BUYER, Role.SUPPLIER]
+
+
+def _order_response(order: Order, replayed: bool) -> web.Response:
+    return web.Response(
+        body=ENCODER.encode(order),
+        status=200 if replayed else 201,
+        content_type="application/json",
+        headers={"Idempotent-Replayed": "true"} if replayed else None,
+    )
+
+
+@routes.route(
+    "POST",
+    "/v1/orders",
+    summary="Place an offer (sell, supplier role) or demand (buy, buyer role). A retry with the"
+    " same client_order_id and body answers 200 with the original order",
+    roles=TRADERS,
+    body=PlaceOrder,
+    response=Order,
+    status=201,
+    errors=[409, 503],
+)
+async def place_order(ctx: Context) -> web.Response:
+    order, replayed = await entry.place(ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.body)
+    return _order_response(order, replayed)
+
+
+async def _place_one(ctx: Context, index: int, body: PlaceOrder) -> BatchResult:
+    try:
+        order, replayed = await entry.place(ctx.app[BOOKS], ctx.app[POOL], ctx.caller, body)
+    except ApiError as exc:
+        problem = Problem(
+            title=exc.title, status=exc.status, code=exc.code, detail=exc.detail,
+            request_id=ctx.request_id,
+        )  # fmt: skip
+        return BatchResult(index=index, status=exc.status, error=problem)
+    return BatchResult(index=index, status=200 if replayed else 201, order=order)
+
+
+@routes.route(
+    "POST",
+    "/v1/orders/batch",
+    summary="Place up to 1,000 orders in one call (a supplier publishing its catalogue);"
+    " one result per order, in request order, each with the status it would have alone",
+    roles=TRADERS,
+    body=PlaceOrders,
+    response=BatchResults,
+    errors=[503],
+)
+async def place_orders(ctx: Context) -> BatchResults:
+    body: PlaceOrders = ctx.body
+    results = await asyncio.gather(
+        *(_place_one(ctx, index, order) for index, order in enumerate(body.orders))
+    )
+    return BatchResults(results=list(results))
+
+
+@routes.route(
+    "GET",
+    "/v1/orders",
+    summary="The caller's orders, newest first",
+    roles=TRADERS,
+    query=OrderQuery,
+    response=Page[Order],
+)
+async def list_own_orders(ctx: Context) -> Page[Order]:
+    query: OrderQuery = ctx.query
+    books = ctx.app[BOOKS]
+    specs = {writer.spec.id: writer.spec for writer in books.running()}
+    commodity_id = None
+    if query.commodity is not None:
+        writer = await books.writer(query.commodity)
+        commodity_id = writer.spec.id if writer is not None else -1
+    cursor = decode_cursor(query.cursor, str)
+    before = None
+    if cursor is not None:
+        at, _, oid = cursor.partition("|")
+        before = (datetime.fromisoformat(at), int(oid))
+    rows = await list_orders(
+        ctx.app[POOL], ctx.caller.participant_id, before, query.limit + 1,
+        query.status, commodity_id, query.side,
+    )  # fmt: skip
+    has_next = len(rows) > query.limit
+    rows = rows[: query.limit]
+    last = rows[-1] if has_next else None
+    return Page(
+        data=[order_from_row(specs[row["commodity_id"]], row) for row in rows],
+        next_cursor=encode_cursor(f"{last['created_at'].isoformat()}|{last['id']}")
+        if last is not None
+        else None,
+        has_next=has_next,
+    )
+
+
+@routes.route(
+    "GET", "/v1/orders/{order_id}", summary="One of the caller's orders", roles=TRADERS,
+    response=Order,
+)  # fmt: skip
+async def get_order(ctx: Context) -> Order:
+    return await entry.get_order(
+        ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.int_param("order_id")
+    )
+
+
+@routes.route(
+    "DELETE",
+    "/v1/orders/{order_id}",
+    summary="Cancel the open remainder of an order",
+    roles=TRADERS,
+    response=Order,
+    errors=[409, 503],
+)
+async def cancel_order(ctx: Context) -> Order:
+    return await entry.cancel(ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.int_param("order_id"))
+
+
+@routes.route(
+    "PATCH",
+    "/v1/orders/{order_id}",
+    summary="Amend price and/or open quantity. Reducing the quantity keeps time priority;"
+    " a price change or an increase sends the order to the back of its level",
+    roles=TRADERS,
+    body=AmendOrder,
+    response=Order,
+    errors=[409, 503],
+)
+async def amend_order(ctx: Context) -> Order:
+    return await entry.amend(
+        ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.int_param("order_id"), ctx.body
+    )
+
+
+@routes.route(
+    "GET",
+    "/v1/fills",
+    summary="The caller's own trades, newest first",
+    roles=TRADERS,
+    query=FillQuery,
+    response=Page[Fill],
+)
+async def get_fills(ctx: Context) -> Page[Fill]:
+    query: FillQuery = ctx.query
+    return await list_fills(ctx.app[POOL], ctx.app[BOOKS], ctx.caller.participant_id, query)

@@ -1,0 +1,1 @@
+"""Order entry: one writer per book, group commit, recovery from snapshot plus journal."""

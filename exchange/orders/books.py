@@ -1,0 +1,75 @@
+"""The running books: one writer per commodity, started at boot or on first use."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+
+from exchange.market.feed import MarketFeed
+from exchange.orders.writer import BookWriter
+from exchange.reference import CommoditySpec, load_specs
+
+log = structlog.get_logger("exchange.orders")
+
+
+class Books:
+    """Writers by commodity code, and the region ids the engine uses."""
+
+    def __init__(self, pool: asyncpg.Pool, feed: MarketFeed) -> None:
+        self._pool = pool
+        self._feed = feed
+        self._writers: dict[str, BookWriter] = {}
+        self._lock = asyncio.Lock()
+        self._region_ids: dict[str, int] = {}
+        self._region_codes: dict[int, str] = {}
+
+    async def start(self) -> None:
+        """Rebuild every book from the database."""
+        await self._load_regions()
+        for spec in await load_specs(self._pool):
+            await self._start_writer(spec)
+        log.info("books loaded", books=len(self._writers))
+
+    async def stop(self) -> None:
+        for writer in list(self._writers.values()):
+            await writer.stop()
+        self._writers.clear()
+
+    async def _start_writer(self, spec: CommoditySpec) -> BookWriter:
+        writer = BookWriter(spec, self._pool, self._feed, lambda: self._region_codes)
+        await writer.start()
+        self._writers[spec.code] = writer
+        return writer
+
+    async def writer(self, code: str) -> BookWriter | None:
+        """The writer of a commodity's book; None if there is no such commodity."""
+        writer = self._writers.get(code)
+        if writer is not None:
+            return writer
+        async with self._lock:
+            if code in self._writers:
+                return self._writers[code]
+            spec = next((s for s in await load_specs(self._pool) if s.code == code), None)
+            return None if spec is None else await self._start_writer(spec)
+
+    def running(self) -> list[BookWriter]:
+        return list(self._writers.values())
+
+    def refresh(self, spec: CommoditySpec) -> None:
+        """A commodity's settings changed (fees, minimum quantity): use them from now on."""
+        writer = self._writers.get(spec.code)
+        if writer is not None:
+            writer.spec = spec
+
+    async def _load_regions(self) -> None:
+        rows = await self._pool.fetch("SELECT id, code FROM regions")
+        self._region_ids = {row["code"]: row["id"] for row in rows}
+        self._region_codes = {row["id"]: row["code"] for row in rows}
+
+    async def region_id(self, code: str) -> int | None:
+        """The engine's id of a region code; None if there is no such region."""
+        if code not in self._region_ids:
+            await self._load_regions()
+        return self._region_ids.get(code)

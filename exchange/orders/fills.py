@@ -1,0 +1,78 @@
+"""A participant's own trades, as fills."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from exchange.api.endpoint import decode_cursor, encode_cursor
+from exchange.messages.common import Page
+from exchange.messages.orders import Fill, FillQuery, Liquidity, Side
+from exchange.orders.books import Books
+
+_SIDE_QUERY = """
+    SELECT t.commodity_id, t.id, t.executed_at, t.price_ticks, t.quantity_lots, t.taker_side,
+           {order_col} AS order_id, {other_col} AS counterparty_id, {region_col} AS region,
+           '{side}' AS side
+      FROM trades t
+     WHERE {own_col} = $1 AND (t.executed_at, t.id) < ($2, $3)
+       AND ($4::bigint IS NULL OR t.commodity_id = $4)
+     ORDER BY t.executed_at DESC, t.id DESC LIMIT $5"""
+
+_QUERY = (
+    "("
+    + _SIDE_QUERY.format(
+        order_col="t.buy_order_id", other_col="t.seller_id", region_col="t.buyer_region",
+        side="buy", own_col="t.buyer_id",
+    )
+    + ") UNION ALL ("
+    + _SIDE_QUERY.format(
+        order_col="t.sell_order_id", other_col="t.buyer_id", region_col="t.seller_region",
+        side="sell", own_col="t.seller_id",
+    )
+    + ") ORDER BY executed_at DESC, id DESC, side LIMIT $5"
+)  # fmt: skip
+
+
+async def list_fills(
+    pool: asyncpg.Pool, books: Books, participant_id: int, query: FillQuery
+) -> Page[Fill]:
+    """Newest first; a participant that traded with itself is impossible (self-trade rules)."""
+    specs = {writer.spec.id: writer.spec for writer in books.running()}
+    commodity_id = None
+    if query.commodity is not None:
+        writer = await books.writer(query.commodity)
+        commodity_id = writer.spec.id if writer is not None else -1
+    cursor = decode_cursor(query.cursor, str)
+    before_at, before_id = datetime.max.replace(tzinfo=UTC), 0
+    if cursor is not None:
+        at, _, tid = cursor.partition("|")
+        before_at, before_id = datetime.fromisoformat(at), int(tid)
+    rows = await pool.fetch(
+        _QUERY, participant_id, before_at, before_id, commodity_id, query.limit + 1
+    )
+    has_next = len(rows) > query.limit
+    rows = rows[: query.limit]
+    fills = []
+    for row in rows:
+        spec = specs[row["commodity_id"]]
+        side = Side(row["side"])
+        fills.append(
+            Fill(
+                trade_id=row["id"], order_id=row["order_id"], commodity=spec.code, side=side,
+                price=spec.price_text(row["price_ticks"]),
+                quantity=spec.quantity_text(row["quantity_lots"]),
+                liquidity=Liquidity.TAKER if row["taker_side"] == side else Liquidity.MAKER,
+                counterparty_id=row["counterparty_id"], region=row["region"],
+                executed_at=row["executed_at"],
+            )
+        )  # fmt: skip
+    last = rows[-1] if has_next else None
+    return Page(
+        data=fills,
+        next_cursor=encode_cursor(f"{last['executed_at'].isoformat()}|{last['id']}")
+        if last is not None
+        else None,
+        has_next=has_next,
+    )
