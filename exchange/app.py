@@ -16,6 +16,7 @@ from exchange.api.endpoint import Endpoint, to_aiohttp
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
 from exchange.appkeys import (
+    AUTH,
     BOOKS,
     LIFECYCLE,
     LIMITER,
@@ -26,6 +27,7 @@ from exchange.appkeys import (
     SETTINGS,
     Lifecycle,
 )
+from exchange.auth import Authenticator
 from exchange.config import Settings
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
@@ -75,6 +77,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             async with pool.acquire() as conn:
                 await _prepare_database(conn, settings)
             app[POOL] = pool
+            app[AUTH] = Authenticator(pool)
             yield
         finally:
             await pool.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiohttp import web
 
-from exchange.auth import Principal
+from exchange.auth import Authenticator, Principal
 from exchange.config import Settings
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
@@ -32,6 +32,7 @@ LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
 BOOKS = web.AppKey("books", Books)
+AUTH = web.AppKey("auth", Authenticator)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

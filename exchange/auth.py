@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -45,3 +46,33 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
         suspended=row["status"] != "active",
         home_region=row["home_region"],
     )
+
+
+class Authenticator:
+    """Key lookups with a short-lived cache, emptied whenever keys or participants change.
+
+    Changes made through this process take effect at once; with several processes, a change
+    made by another one is seen here within `ttl` seconds.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, ttl: float = 5.0) -> None:
+        self._pool = pool
+        self._ttl = ttl
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    async def principal(self, key: str) -> Principal | None:
+        """Who holds this key; None for an unknown or revoked key."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal = await authenticate(self._pool, key)
+        if principal is not None:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key] = (principal, now + self._ttl)
+        return principal
+
+    def forget_all(self) -> None:
+        """Keys or participants changed: look every key up again."""
+        self._cache.clear()

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from exchange.appkeys import LIMITER, POOL, PRINCIPAL, REQUEST_ID
+from exchange.appkeys import AUTH, LIMITER, POOL, PRINCIPAL, REQUEST_ID
 from exchange.audit import audit
-from exchange.auth import Principal, authenticate
+from exchange.auth import Principal
 from exchange.db import Conn
 from exchange.errors import (
     BadRequestError,
@@ -196,7 +196,7 @@ async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
         raise UnauthenticatedError(
             "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"}
         )
-    principal = await authenticate(request.app[POOL], token.strip())
+    principal = await request.app[AUTH].principal(token.strip())
     if principal is None:
         raise UnauthenticatedError(
             "the API key is unknown or revoked",

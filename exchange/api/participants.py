@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exchange import participants as store
 from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
-from exchange.appkeys import POOL
+from exchange.appkeys import AUTH, POOL
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.common import Page
 from exchange.messages.participants import (
@@ -89,6 +89,7 @@ async def update_participant(ctx: Context) -> Participant:
     async with ctx.transaction() as conn:
         updated = await store.update_participant(conn, pid, ctx.body)
         await ctx.audit(conn, "participant.update", f"participant:{pid}")
+    ctx.app[AUTH].forget_all()
     return updated
 
 
@@ -99,6 +100,7 @@ async def _set_status(ctx: Context, status: ParticipantStatus) -> Participant:
     async with ctx.transaction() as conn:
         participant = await store.set_status(conn, pid, status)
         await ctx.audit(conn, f"participant.{status}", f"participant:{pid}")
+    ctx.app[AUTH].forget_all()
     return participant
 
 
@@ -165,6 +167,7 @@ async def issue_key(ctx: Context) -> IssuedKey:
             f"participant:{pid}",
             {"key_id": key.id, "replaces": body.replaces_key_id},
         )
+    ctx.app[AUTH].forget_all()
     return key
 
 
@@ -180,6 +183,7 @@ async def revoke_key(ctx: Context) -> ApiKeyInfo:
     async with ctx.transaction() as conn:
         info = await store.revoke_key(conn, pid, key_id)
         await ctx.audit(conn, "key.revoke", f"participant:{pid}", {"key_id": key_id})
+    ctx.app[AUTH].forget_all()
     return info
 
 
