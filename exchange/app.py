@@ -89,7 +89,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _books(app: web.Application) -> AsyncIterator[None]:
     """Rebuild every book before taking traffic; on shutdown drain them and snapshot."""
-    books = Books(app[POOL], app[MARKET])
+    books = Books(app[POOL], app[MARKET], app[SETTINGS].snapshot_every)
     app[BOOKS] = books
     await books.start()
     app[LIFECYCLE].started = True

@@ -26,6 +26,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_timeout: float = 10.0
     rate_limit_per_second: int = 2000
     rate_limit_burst: int = 4000
+    snapshot_every: int = 100_000
 
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -42,6 +43,7 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_SHUTDOWN_TIMEOUT": "shutdown_timeout",
     "EXCHANGE_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "EXCHANGE_RATE_LIMIT_BURST": "rate_limit_burst",
+    "EXCHANGE_SNAPSHOT_EVERY": "snapshot_every",
 }
 
 
@@ -57,6 +59,7 @@ _INT_RANGES = {
     "db_pool_size": (1, 1000),
     "rate_limit_per_second": (1, 10_000_000),
     "rate_limit_burst": (1, 10_000_000),
+    "snapshot_every": (1, 100_000_000),
 }
 
 

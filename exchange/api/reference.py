@@ -36,6 +36,7 @@ async def create_commodity(ctx: Context) -> Commodity:
     async with ctx.transaction() as conn:
         commodity = await store.create_commodity(conn, ctx.body)
         await ctx.audit(conn, "commodity.create", f"commodity:{commodity.code}")
+    await ctx.app[BOOKS].writer(commodity.code)  # its book is open for orders from now on
     return commodity
 
 

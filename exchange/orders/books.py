@@ -17,8 +17,10 @@ log = structlog.get_logger("exchange.orders")
 class Books:
     """Writers by commodity code, and the region ids the engine uses."""
 
-    def __init__(self, pool: asyncpg.Pool, feed: MarketFeed) -> None:
+    def __init__(self, pool: asyncpg.Pool, feed: MarketFeed, snapshot_every: int = 100_000) -> None:
         self._pool = pool
+        # journal entries between snapshots: bounds the replay at restart
+        self._snapshot_every = snapshot_every
         self._feed = feed
         self._writers: dict[str, BookWriter] = {}
         self._lock = asyncio.Lock()
@@ -38,7 +40,9 @@ class Books:
         self._writers.clear()
 
     async def _start_writer(self, spec: CommoditySpec) -> BookWriter:
-        writer = BookWriter(spec, self._pool, self._feed, lambda: self._region_codes)
+        writer = BookWriter(
+            spec, self._pool, self._feed, lambda: self._region_codes, self._snapshot_every
+        )
         await writer.start()
         self._writers[spec.code] = writer
         return writer

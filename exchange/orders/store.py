@@ -168,11 +168,13 @@ async def save_snapshot(conn: Queryable, commodity_id: int, sequence: int, state
         sequence,
         state,
     )
-    # older snapshots are never read again: recovery starts from the latest
+    # recovery starts from the latest; the one before stays as a fallback
     await conn.execute(
-        "DELETE FROM book_snapshots WHERE commodity_id=$1 AND sequence < $2",
+        """DELETE FROM book_snapshots WHERE commodity_id=$1 AND sequence < (
+               SELECT min(sequence) FROM (
+                   SELECT sequence FROM book_snapshots WHERE commodity_id=$1
+                   ORDER BY sequence DESC LIMIT 2) AS kept)""",
         commodity_id,
-        sequence,
     )
 
 

@@ -37,7 +37,6 @@ from matching.types import CommodityId, Sequence, Timestamp
 log = structlog.get_logger("exchange.orders")
 
 MAX_BATCH = 2000
-SNAPSHOT_EVERY = 100_000  # journal entries between snapshots: bounds replay at restart
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -94,8 +93,10 @@ class BookWriter:
         pool: asyncpg.Pool,
         feed: MarketFeed,
         region_codes: Callable[[], dict[int, str]],
+        snapshot_every: int = 100_000,
     ) -> None:
         self.spec = spec
+        self._snapshot_every = snapshot_every
         self._pool = pool
         self._feed = feed
         self._region_codes = region_codes
@@ -184,7 +185,7 @@ class BookWriter:
                 for sub in batch:
                     if sub.queued:
                         self._queue.task_done()
-            if self.sequence - self._snapshot_sequence >= SNAPSHOT_EVERY:
+            if self.sequence - self._snapshot_sequence >= self._snapshot_every:
                 await self._snapshot()
 
     async def _rebuild(self) -> None:

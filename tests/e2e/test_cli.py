@@ -5,68 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
 
 from tests.factories import OPERATOR_KEY, participant_body
-
-STARTUP_LIMIT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(extra)
-    return env
-
-
-class Center:
-    """`exchange serve` in a child process."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = cwd / f"serve-{self.port}.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "exchange", "serve", "--port", str(self.port)],
-                cwd=cwd,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def wait_healthy(self, http: aiohttp.ClientSession) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < STARTUP_LIMIT:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                async with http.get(self.base + "/healthz") as response:
-                    if response.status == 200:
-                        return time.monotonic() - started
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"not healthy in {STARTUP_LIMIT} s:\n{self.log.read_text()}")
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
+from tests.process import Center
+from tests.process import env_without_database as _env
 
 
 def _postmaster_pid(data_dir: Path) -> int | None:
