@@ -65,6 +65,8 @@ class Result:
     traded: int = 0
     failed: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    client_cpu: float = 0.0  # seconds of CPU this process used in the measured window
+    machine_busy: float = 0.0  # share of all cores busy in the measured window
 
     @property
     def per_second(self) -> float:
@@ -75,6 +77,14 @@ class Result:
 
 
 Body = Callable[[int], bytes]
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 def order_maker(client: int, commodity: str, side: str, seed: int) -> Body:
@@ -138,9 +148,16 @@ async def drive(
     async with aiohttp.ClientSession(connector=connector) as http:
         start = time.perf_counter()
         window = (start + warmup, start + warmup + seconds)
-        await asyncio.gather(
+        runs = asyncio.gather(
             *(_client(http, url, headers, make, window, result) for headers, make in clients)
         )
+        await asyncio.sleep(warmup)
+        cpu, machine = time.process_time(), _cpu_times()
+        await asyncio.sleep(seconds)
+        result.client_cpu = time.process_time() - cpu
+        busy, total = (after - before for after, before in zip(_cpu_times(), machine, strict=True))
+        result.machine_busy = busy / total if total else 0.0
+        await runs
     result.seconds = seconds
     result.latencies.sort()
     return result
@@ -182,11 +199,14 @@ async def _ready(url: str, child: Child, limit: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not answer in {limit} s")
 
 
+_PROFILE_FORMATS = {".json": "speedscope", ".txt": "raw"}
+
+
 def _profile(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
     py_spy = Path(sys.executable).with_name("py-spy")
     return subprocess.Popen(
         [str(py_spy), "record", "--pid", str(pid), "--duration", str(int(seconds)),
-         "--rate", "200", "--format", "speedscope" if output.suffix == ".json" else "flamegraph",
+         "--rate", "200", "--format", _PROFILE_FORMATS.get(output.suffix, "flamegraph"),
          "--output", str(output), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -231,7 +251,9 @@ def _report(label: str, result: Result) -> None:
     print(
         f"{label}: {result.acknowledged} in {result.seconds:.0f} s = {result.per_second:,.0f}/s,"
         f" p50 {result.latency_ms(0.50):.2f} ms, p99 {result.latency_ms(0.99):.2f} ms{traded},"
-        f" failed: {result.failed or 'none'}",
+        f" failed: {result.failed or 'none'}; load generator CPU"
+        f" {result.client_cpu / result.seconds:.0%} of a core,"
+        f" machine {result.machine_busy:.0%} busy",
         flush=True,
     )
 
