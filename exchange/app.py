@@ -25,10 +25,12 @@ from exchange.appkeys import (
     OPENAPI,
     POOL,
     SETTINGS,
+    SIGNER,
     Lifecycle,
 )
 from exchange.auth import Authenticator
 from exchange.config import Settings
+from exchange.contracts.signing import load_signing_key, register
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.migrate import migrate
@@ -89,7 +91,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _books(app: web.Application) -> AsyncIterator[None]:
     """Rebuild every book before taking traffic; on shutdown drain them and snapshot."""
-    books = Books(app[POOL], app[MARKET], app[SETTINGS].snapshot_every)
+    settings = app[SETTINGS]
+    key = await asyncio.to_thread(
+        load_signing_key, settings.contract_signing_key, settings.data_dir
+    )
+    app[SIGNER] = await register(app[POOL], key)
+    books = Books(app[POOL], app[MARKET], app[SIGNER], settings.snapshot_every)
     app[BOOKS] = books
     await books.start()
     app[LIFECYCLE].started = True

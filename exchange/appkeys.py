@@ -9,6 +9,7 @@ from aiohttp import web
 
 from exchange.auth import Authenticator, Principal
 from exchange.config import Settings
+from exchange.contracts.signing import Signer
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
@@ -33,6 +34,7 @@ OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
 BOOKS = web.AppKey("books", Books)
 AUTH = web.AppKey("auth", Authenticator)
+SIGNER = web.AppKey("signer", Signer)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

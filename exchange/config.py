@@ -27,6 +27,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_second: int = 2000
     rate_limit_burst: int = 4000
     snapshot_every: int = 100_000
+    contract_signing_key: str | None = None
 
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -44,6 +45,7 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "EXCHANGE_RATE_LIMIT_BURST": "rate_limit_burst",
     "EXCHANGE_SNAPSHOT_EVERY": "snapshot_every",
+    "EXCHANGE_CONTRACT_SIGNING_KEY": "contract_signing_key",
 }
 
 

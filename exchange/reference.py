@@ -27,7 +27,14 @@ from exchange.units import (
 
 _COMMODITY_COLUMNS = """id, code, name, unit, currency, tick_size_minor, lot_size_micro,
     min_quantity_lots, fee_rate_bps, review_threshold_minor, payment_due_hours, trading_status,
+    delivery_days, late_payment_penalty_bps, late_delivery_penalty_bps, claim_window_days,
     created_at, updated_at"""
+_CONTRACT_TERMS = (
+    "delivery_days",
+    "late_payment_penalty_bps",
+    "late_delivery_penalty_bps",
+    "claim_window_days",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,10 @@ class CommoditySpec:
     review_threshold_minor: int
     payment_due_hours: int
     trading_status: TradingStatus
+    delivery_days: int = 14
+    late_payment_penalty_bps: int = 5
+    late_delivery_penalty_bps: int = 5
+    claim_window_days: int = 7
 
     def price_text(self, ticks: int) -> str:
         """A book price (whole ticks) as the decimal string the API speaks."""
@@ -128,6 +139,7 @@ def commodity_from_row(row: asyncpg.Record) -> Commodity:
         review_threshold=format_scaled(row["review_threshold_minor"], scale),
         payment_due_hours=row["payment_due_hours"],
         trading_status=TradingStatus(row["trading_status"]),
+        **{name: row[name] for name in _CONTRACT_TERMS},
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -148,6 +160,7 @@ def spec_from_row(row: asyncpg.Record) -> CommoditySpec:
         review_threshold_minor=row["review_threshold_minor"],
         payment_due_hours=row["payment_due_hours"],
         trading_status=TradingStatus(row["trading_status"]),
+        **{name: row[name] for name in _CONTRACT_TERMS},
     )
 
 
@@ -161,11 +174,13 @@ async def create_commodity(conn: Conn, new: CreateCommodity) -> Commodity:
         row = await conn.fetchrow(
             f"""INSERT INTO commodities (code, name, unit, currency, tick_size_minor,
                     lot_size_micro, min_quantity_lots, fee_rate_bps, review_threshold_minor,
-                    payment_due_hours)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                    payment_due_hours, delivery_days, late_payment_penalty_bps,
+                    late_delivery_penalty_bps, claim_window_days)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                 RETURNING {_COMMODITY_COLUMNS}""",
             new.code, new.name, new.unit, new.currency, tick, lot, min_lots,
-            new.fee_rate_bps, threshold, new.payment_due_hours,
+            new.fee_rate_bps, threshold, new.payment_due_hours, new.delivery_days,
+            new.late_payment_penalty_bps, new.late_delivery_penalty_bps, new.claim_window_days,
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         raise ConflictError(
@@ -205,7 +220,7 @@ async def update_commodity(conn: Conn, code: str, change: UpdateCommodity) -> Co
     scale = currency_exponent(row["currency"])
     values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
     columns: dict[str, object] = {}
-    for name in ("name", "unit", "fee_rate_bps", "payment_due_hours"):
+    for name in ("name", "unit", "fee_rate_bps", "payment_due_hours", *_CONTRACT_TERMS):
         if name in values:
             columns[name] = values[name]
     if "min_quantity" in values:

@@ -15,7 +15,7 @@ from aiohttp import ClientSession, web
 from exchange.app import create_app
 from exchange.config import Settings
 from exchange.db.embedded import EmbeddedPostgres
-from tests.factories import OPERATOR_KEY, Api
+from tests.factories import CONTRACT_KEY, OPERATOR_KEY, Api
 
 # an admin DSN of a server the tests may use instead of an embedded one
 _SERVER_URL = "TEST_DATABASE_URL"
@@ -73,6 +73,7 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "bootstrap_operator_key": OPERATOR_KEY,
         "data_dir": Path("/nonexistent-data-dir-for-tests"),
+        "contract_signing_key": CONTRACT_KEY,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

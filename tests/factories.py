@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import ClientSession
 
 OPERATOR_KEY = "tck_test-operator-key-0123456789abcdef"
+CONTRACT_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # a fixed Ed25519 seed, base64
 _numbers = itertools.count(1)
 
 

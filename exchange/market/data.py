@@ -24,12 +24,14 @@ from exchange.market.calc import floor_time
 from exchange.market.feed import CommittedBatch, LevelUpdate
 from exchange.market.hub import ChannelKey, Client, Hub, encode
 from exchange.market.l2 import BookView
+from exchange.messages.contracts import Contract
 from exchange.messages.market import (
     BookSnapshot,
     BookUpdate,
     CandlesUpdate,
     Channel,
     ChannelName,
+    ContractNotice,
     Heartbeat,
     Interval,
     Level,
@@ -191,6 +193,15 @@ class MarketData:
                     fills=fills,
                 )
                 self.hub.publish(key, encode(message))
+
+    def contract_changed(self, event: str, contract: Contract) -> None:
+        for pid in {contract.buyer_id, contract.seller_id}:
+            key: ChannelKey = (ChannelName.USER, pid)
+            if self.hub.has_subscribers(key):
+                notice = ContractNotice(
+                    sequence=self.hub.next_sequence(key), event=event, contract=contract
+                )
+                self.hub.publish(key, encode(notice))
 
     def _mark(self, code: str, minutes: Iterable[datetime]) -> None:
         """Ask the refresher for a new ticker (and candles for `minutes`) if anyone listens."""

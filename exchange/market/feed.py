@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from exchange.messages.contracts import Contract
 from exchange.messages.orders import Fill, Order, PublicTrade, Side
 from exchange.reference import CommoditySpec
 
@@ -47,3 +48,6 @@ class MarketFeed(Protocol):
 
     def committed(self, commodity: CommoditySpec, batch: CommittedBatch) -> None:
         """A batch of the book's commands is durable; publish what it changed."""
+
+    def contract_changed(self, event: str, contract: Contract) -> None:
+        """A contract was signed or changed state (committed); tell both parties."""

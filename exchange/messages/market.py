@@ -12,6 +12,7 @@ from typing import Annotated
 import msgspec
 
 from exchange.messages.common import Code, Struct
+from exchange.messages.contracts import Contract
 from exchange.messages.orders import Fill, Order, PublicTrade
 
 Depth = Annotated[int, msgspec.Meta(ge=1, le=1000, description="Price levels per side")]
@@ -229,6 +230,14 @@ class UserUpdate(ServerMessage, frozen=True, kw_only=True, tag="user"):
     book_sequence: int
     orders: list[Order]
     fills: list[Fill]
+
+
+class ContractNotice(ServerMessage, frozen=True, kw_only=True, tag="contract"):
+    """One of the subscriber's contracts was signed (`created`) or changed state."""
+
+    sequence: int
+    event: str
+    contract: Contract
 
 
 class ErrorMessage(ServerMessage, frozen=True, kw_only=True, tag="error"):

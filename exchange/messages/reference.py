@@ -14,6 +14,10 @@ Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 FeeRateBps = Annotated[int, msgspec.Meta(ge=0, le=10000, description="Fee in basis points")]
 Hours = Annotated[int, msgspec.Meta(ge=1, le=24 * 90)]
+Days = Annotated[int, msgspec.Meta(ge=1, le=365)]
+PenaltyBps = Annotated[
+    int, msgspec.Meta(ge=0, le=10000, description="Penalty per day late, in basis points")
+]
 
 
 class TradingStatus(enum.StrEnum):
@@ -32,6 +36,10 @@ class CreateCommodity(Struct, frozen=True, kw_only=True):
     fee_rate_bps: FeeRateBps
     review_threshold: DecimalText
     payment_due_hours: Hours = 48
+    delivery_days: Days = 14
+    late_payment_penalty_bps: PenaltyBps = 5
+    late_delivery_penalty_bps: PenaltyBps = 5
+    claim_window_days: Days = 7
 
 
 class UpdateCommodity(Struct, frozen=True, kw_only=True):
@@ -43,6 +51,10 @@ class UpdateCommodity(Struct, frozen=True, kw_only=True):
     fee_rate_bps: FeeRateBps | msgspec.UnsetType = msgspec.UNSET
     review_threshold: DecimalText | msgspec.UnsetType = msgspec.UNSET
     payment_due_hours: Hours | msgspec.UnsetType = msgspec.UNSET
+    delivery_days: Days | msgspec.UnsetType = msgspec.UNSET
+    late_payment_penalty_bps: PenaltyBps | msgspec.UnsetType = msgspec.UNSET
+    late_delivery_penalty_bps: PenaltyBps | msgspec.UnsetType = msgspec.UNSET
+    claim_window_days: Days | msgspec.UnsetType = msgspec.UNSET
 
 
 class Commodity(Struct, frozen=True, kw_only=True):
@@ -57,6 +69,10 @@ class Commodity(Struct, frozen=True, kw_only=True):
     review_threshold: str
     payment_due_hours: int
     trading_status: TradingStatus
+    delivery_days: int
+    late_payment_penalty_bps: int
+    late_delivery_penalty_bps: int
+    claim_window_days: int
     created_at: datetime
     updated_at: datetime
 

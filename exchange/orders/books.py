@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 import structlog
 
+from exchange.contracts.signing import Signer
 from exchange.market.feed import MarketFeed
 from exchange.orders.writer import BookWriter
 from exchange.reference import CommoditySpec, load_specs
@@ -17,8 +18,11 @@ log = structlog.get_logger("exchange.orders")
 class Books:
     """Writers by commodity code, and the region ids the engine uses."""
 
-    def __init__(self, pool: asyncpg.Pool, feed: MarketFeed, snapshot_every: int = 100_000) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, feed: MarketFeed, signer: Signer, snapshot_every: int = 100_000
+    ) -> None:
         self._pool = pool
+        self._signer = signer
         # journal entries between snapshots: bounds the replay at restart
         self._snapshot_every = snapshot_every
         self._feed = feed
@@ -41,7 +45,12 @@ class Books:
 
     async def _start_writer(self, spec: CommoditySpec) -> BookWriter:
         writer = BookWriter(
-            spec, self._pool, self._feed, lambda: self._region_codes, self._snapshot_every
+            spec,
+            self._pool,
+            self._feed,
+            lambda: self._region_codes,
+            self._signer,
+            self._snapshot_every,
         )
         await writer.start()
         self._writers[spec.code] = writer

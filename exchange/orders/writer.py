@@ -13,6 +13,8 @@ import asyncpg
 import msgspec
 import structlog
 
+from exchange.contracts.issue import issue_contracts
+from exchange.contracts.signing import Signer
 from exchange.errors import UnavailableError
 from exchange.market.feed import CommittedBatch, MarketFeed
 from exchange.messages.orders import Order
@@ -93,9 +95,11 @@ class BookWriter:
         pool: asyncpg.Pool,
         feed: MarketFeed,
         region_codes: Callable[[], dict[int, str]],
+        signer: Signer,
         snapshot_every: int = 100_000,
     ) -> None:
         self.spec = spec
+        self._signer = signer
         self._snapshot_every = snapshot_every
         self._pool = pool
         self._feed = feed
@@ -239,8 +243,11 @@ class BookWriter:
             await store.insert_orders(conn, self.spec.id, projection.new.values())
             changed_rows = await store.update_orders(conn, self.spec.id, projection.changed)
             await store.insert_trades(conn, self.spec.id, projection.trades)
+            contracts = await issue_contracts(conn, self.spec, projection.trades, self._signer)
             await self._book_status(conn, batch)
         self._answer(batch, projection, changed_rows)
+        for contract in contracts:
+            self._feed.contract_changed("created", contract)
 
     async def _claim(self, conn: Any, batch: _Batch) -> set[int]:
         claims: list[tuple[int, str, int, bytes]] = []

@@ -82,7 +82,7 @@ async def test_serve_with_database_url_starts_nothing_embedded(tmp_path, http, d
 
     assert ready == 200
     assert exit_code == 0
-    assert not (tmp_path / ".exchange").exists()
+    assert not (tmp_path / ".exchange" / "pg").exists()  # the data folder holds only the key
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,1 @@
+"""Electronic contracts: complete terms, signed, chained, reviewed, driven by one state machine."""

@@ -1,0 +1,103 @@
+"""Contracts on the wire."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from exchange.contracts.terms import ContractTerms
+from exchange.messages.common import Code, PageQuery, Struct
+
+
+class ContractStatus(enum.StrEnum):
+    PENDING_REVIEW = "pending_review"
+    AWAITING_PAYMENT = "awaiting_payment"
+    FUNDED = "funded"
+    IN_DELIVERY = "in_delivery"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    DEFAULTED = "defaulted"
+    CANCELLED = "cancelled"
+    DISPUTED = "disputed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Contract(Struct, frozen=True, kw_only=True):
+    id: int
+    number: str
+    commodity: str
+    status: ContractStatus
+    buyer_id: int
+    seller_id: int
+    amount: str
+    fee: str
+    currency: str
+    signed_at: datetime
+    payment_due_at: datetime | None
+    updated_at: datetime
+    terms: ContractTerms
+    hash: str
+    previous_hash: str
+    signature: str
+
+
+class ContractQuery(PageQuery, frozen=True, kw_only=True):
+    status: ContractStatus | None = None
+    commodity: Code | None = None
+
+
+class Review(Struct, frozen=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class Approval(Struct, frozen=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class HistoryEntry(Struct, frozen=True, kw_only=True):
+    from_status: ContractStatus | None
+    to_status: ContractStatus
+    actor_id: int | None
+    reason: str | None
+    at: datetime
+
+
+class ContractDetail(Struct, frozen=True, kw_only=True):
+    contract: Contract
+    history: list[HistoryEntry]
+
+
+class VerificationProblem(Struct, frozen=True, kw_only=True):
+    contract_id: int | None
+    number: str
+    problem: str
+
+
+class Verification(Struct, frozen=True, kw_only=True):
+    """What a third party needs to check a contract offline, and the center's own check."""
+
+    contract_id: int
+    number: str
+    valid: bool
+    problems: list[VerificationProblem]
+    algorithm: str
+    hash_algorithm: str
+    canonical_terms: str
+    hash: str
+    previous_hash: str
+    signature: str
+    public_key: str
+    public_key_pem: str
+
+
+class PublicKey(Struct, frozen=True, kw_only=True):
+    algorithm: str
+    public_key: str  # hex of the raw 32-byte key
+    public_key_pem: str
+    key_id: int
+    earlier_keys: list[str]
