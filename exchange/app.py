@@ -11,7 +11,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from exchange.api import market, ops, orders, participants, reference, ws
+from exchange.api import contracts, market, ops, orders, participants, reference, ws
 from exchange.api.endpoint import Endpoint, to_aiohttp
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
@@ -47,7 +47,7 @@ _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
-    for module in (ops, participants, reference, orders, market, ws):
+    for module in (ops, participants, reference, orders, market, ws, contracts):
         endpoints += module.routes.endpoints
     return endpoints
 

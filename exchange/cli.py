@@ -17,6 +17,7 @@ from aiohttp import web
 from exchange.app import create_app
 from exchange.audit import audit
 from exchange.config import Settings, SettingsError, load_settings
+from exchange.contracts.verify import Finding, verify_chains
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.migrate import migrate
 from exchange.logs import configure_logging
@@ -140,3 +141,27 @@ def create_operator(name: str, email: str, registration_number: str | None) -> N
     except Exception as exc:  # the CLI reports, it does not dump a trace
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+@main.group()
+def contracts() -> None:
+    """Electronic contracts."""
+
+
+@contracts.command("verify")
+def verify_contracts() -> None:
+    """Walk every contract chain; report each contract whose terms, hash, link or signature
+    do not check out. Exits 1 if any does."""
+    settings = _settings()
+    configure_logging("WARNING")
+
+    async def run() -> tuple[int, list[Finding]]:
+        async with _connection(settings) as conn:
+            return await verify_chains(conn)
+
+    checked, findings = asyncio.run(run())
+    for finding in findings:
+        click.echo(f"FAIL {finding.number}: {finding.problem}")
+    verdict = "all verified" if not findings else f"{len(findings)} problem(s)"
+    click.echo(f"{checked} contract(s) checked: {verdict}")
+    sys.exit(1 if findings else 0)

@@ -6,6 +6,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+
 from exchange.contracts.terms import parse
 from exchange.messages.contracts import Contract, ContractStatus
 from exchange.units import currency_exponent, format_scaled
@@ -15,7 +17,7 @@ CONTRACT_COLUMNS = """commodity_id, id, number, chain_position, trade_id, buyer_
     signed_at, payment_due_at, updated_at"""
 
 
-def contract_from_row(row: Mapping[str, Any]) -> Contract:
+def contract_from_row(row: Mapping[str, Any] | asyncpg.Record) -> Contract:
     terms = parse(row["terms"])
     scale = currency_exponent(row["currency"])
     return Contract(

@@ -125,6 +125,14 @@ async def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path, http, data
                 "SELECT count(*) FROM book_journal WHERE commodity_id=$1", commodity_id
             )
             replayed_bids, replayed_asks = await _journal_replay_depth(conn, commodity_id)
+            trades_and_contracts = await conn.fetchrow(
+                """SELECT (SELECT count(*) FROM trades WHERE commodity_id=$1) AS trades,
+                          (SELECT count(*) FROM contracts WHERE commodity_id=$1) AS contracts,
+                          (SELECT count(*) FROM trades t JOIN contracts c
+                              ON c.commodity_id = t.commodity_id AND c.trade_id = t.id
+                            WHERE t.commodity_id=$1) AS matched""",
+                commodity_id,
+            )
             open_in_table = await conn.fetch(
                 "SELECT price_ticks, sum(open_lots) AS lots FROM orders WHERE commodity_id=$1"
                 " AND status IN ('open', 'partially_filled') AND side='sell'"
@@ -141,6 +149,10 @@ async def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path, http, data
     assert all(counts.get(coid) == 1 for coid in acked), "an acknowledged order is missing"
     assert max(counts.values()) == 1
     assert journaled == len(counts)  # every journaled placement has exactly one order row
+    assert trades_and_contracts["trades"] > 0
+    # a trade always yields exactly one contract
+    assert trades_and_contracts["trades"] == trades_and_contracts["contracts"]
+    assert trades_and_contracts["matched"] == trades_and_contracts["trades"]
     assert _levels(served["bids"]) == replayed_bids
     assert _levels(served["asks"]) == replayed_asks
     assert [(r["price_ticks"], r["lots"]) for r in open_in_table] == sorted(replayed_asks)
