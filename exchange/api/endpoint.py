@@ -7,6 +7,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -254,6 +255,27 @@ def decode_cursor(cursor: str | None, kind: type[CursorT]) -> CursorT | None:
         raise BadRequestError(
             "the cursor is not one this API gave out", code="BAD_CURSOR"
         ) from None
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (time, id) key of a cursor made by `time_page_of`."""
+    text = decode_cursor(cursor, str)
+    if text is None:
+        return None
+    at, _, key = text.partition("|")
+    try:
+        return datetime.fromisoformat(at), int(key)
+    except ValueError:
+        raise BadRequestError(
+            "the cursor is not one this API gave out", code="BAD_CURSOR"
+        ) from None
+
+
+def time_page_of(
+    rows: list[RowT], limit: int, key: Callable[[RowT], tuple[datetime, int]]
+) -> Page[RowT]:
+    """A page of rows ordered newest first by (time, id), from `limit + 1` fetched rows."""
+    return page_of(rows, limit, lambda row: "|".join((key(row)[0].isoformat(), str(key(row)[1]))))
 
 
 def page_of(rows: list[RowT], limit: int, key: Callable[[RowT], int | str]) -> Page[RowT]:

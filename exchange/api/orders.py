@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from aiohttp import web
 
-from exchange.api.endpoint import ENCODER, Context, Routes, decode_cursor, encode_cursor
+from exchange.api.endpoint import ENCODER, Context, Routes, decode_time_cursor, time_page_of
 from exchange.appkeys import BOOKS, POOL
 from exchange.errors import ApiError
 from exchange.messages.common import Page, Problem
@@ -103,25 +102,14 @@ async def list_own_orders(ctx: Context) -> Page[Order]:
     if query.commodity is not None:
         writer = await books.writer(query.commodity)
         commodity_id = writer.spec.id if writer is not None else -1
-    cursor = decode_cursor(query.cursor, str)
-    before = None
-    if cursor is not None:
-        at, _, oid = cursor.partition("|")
-        before = (datetime.fromisoformat(at), int(oid))
     rows = await list_orders(
-        ctx.app[POOL], ctx.caller.participant_id, before, query.limit + 1,
-        query.status, commodity_id, query.side,
+        ctx.app[POOL], ctx.caller.participant_id, decode_time_cursor(query.cursor),
+        query.limit + 1, query.status, commodity_id, query.side,
     )  # fmt: skip
-    has_next = len(rows) > query.limit
-    rows = rows[: query.limit]
-    last = rows[-1] if has_next else None
-    return Page(
-        data=[order_from_row(specs[row["commodity_id"]], row) for row in rows],
-        next_cursor=encode_cursor(f"{last['created_at'].isoformat()}|{last['id']}")
-        if last is not None
-        else None,
-        has_next=has_next,
-    )
+    views = [(row, order_from_row(specs[row["commodity_id"]], row)) for row in rows]
+    page = time_page_of(views, query.limit, lambda v: (v[0]["created_at"], v[0]["id"]))
+    return Page(data=[view for _, view in page.data], next_cursor=page.next_cursor,
+                has_next=page.has_next)  # fmt: skip
 
 
 @routes.route(

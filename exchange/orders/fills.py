@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from exchange.api.endpoint import decode_cursor, encode_cursor
+from exchange.api.endpoint import decode_time_cursor, time_page_of
 from exchange.messages.common import Page
 from exchange.messages.orders import Fill, FillQuery, Liquidity, Side
 from exchange.orders.books import Books
@@ -44,35 +44,25 @@ async def list_fills(
     if query.commodity is not None:
         writer = await books.writer(query.commodity)
         commodity_id = writer.spec.id if writer is not None else -1
-    cursor = decode_cursor(query.cursor, str)
-    before_at, before_id = datetime.max.replace(tzinfo=UTC), 0
-    if cursor is not None:
-        at, _, tid = cursor.partition("|")
-        before_at, before_id = datetime.fromisoformat(at), int(tid)
+    before = decode_time_cursor(query.cursor)
+    before_at, before_id = before if before else (datetime.max.replace(tzinfo=UTC), 0)
     rows = await pool.fetch(
         _QUERY, participant_id, before_at, before_id, commodity_id, query.limit + 1
     )
-    has_next = len(rows) > query.limit
-    rows = rows[: query.limit]
     fills = []
     for row in rows:
         spec = specs[row["commodity_id"]]
         side = Side(row["side"])
         fills.append(
-            Fill(
+            (row, Fill(
                 trade_id=row["id"], order_id=row["order_id"], commodity=spec.code, side=side,
                 price=spec.price_text(row["price_ticks"]),
                 quantity=spec.quantity_text(row["quantity_lots"]),
                 liquidity=Liquidity.TAKER if row["taker_side"] == side else Liquidity.MAKER,
                 counterparty_id=row["counterparty_id"], region=row["region"],
                 executed_at=row["executed_at"],
-            )
+            ))
         )  # fmt: skip
-    last = rows[-1] if has_next else None
-    return Page(
-        data=fills,
-        next_cursor=encode_cursor(f"{last['executed_at'].isoformat()}|{last['id']}")
-        if last is not None
-        else None,
-        has_next=has_next,
-    )
+    page = time_page_of(fills, query.limit, lambda f: (f[0]["executed_at"], f[0]["id"]))
+    return Page(data=[fill for _, fill in page.data], next_cursor=page.next_cursor,
+                has_next=page.has_next)  # fmt: skip
