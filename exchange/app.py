@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 
@@ -16,17 +17,16 @@ from exchange.api.endpoint import Endpoint, to_aiohttp
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
 from exchange.appkeys import (
-    AUTH,
-    BOOKS,
+    BOOT,
     LIFECYCLE,
     LIMITER,
     MARKET,
     METRICS,
     OPENAPI,
-    POOL,
+    RUNTIME,
     SETTINGS,
-    SIGNER,
     Lifecycle,
+    Runtime,
 )
 from exchange.auth import Authenticator
 from exchange.config import Settings
@@ -34,7 +34,7 @@ from exchange.contracts.signing import load_signing_key, register
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.migrate import migrate
-from exchange.market.wiring import install_market_data
+from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
@@ -63,6 +63,18 @@ async def _prepare_database(conn: Conn, settings: Settings) -> None:
         log.info("bootstrap operator ready", participant_id=pid)
 
 
+async def _connect(dsn: str, size: int) -> asyncpg.Pool:
+    """A pool, once the database answers: it may well start after us (containers, failover)."""
+    delay = 0.2
+    while True:
+        try:
+            return await asyncpg.create_pool(dsn, min_size=min(2, size), max_size=size)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("database not reachable yet", error=str(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     embedded: EmbeddedPostgres | None = None
@@ -72,14 +84,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         dsn = await asyncio.to_thread(embedded.start)
         log.info("embedded PostgreSQL started", pgdata=str(embedded.pgdata))
     try:
-        pool = await asyncpg.create_pool(
-            dsn, min_size=min(2, settings.db_pool_size), max_size=settings.db_pool_size
-        )
+        pool = await _connect(dsn, settings.db_pool_size)
         try:
             async with pool.acquire() as conn:
                 await _prepare_database(conn, settings)
-            app[POOL] = pool
-            app[AUTH] = Authenticator(pool)
+            app[RUNTIME].pool = pool
+            app[RUNTIME].auth = Authenticator(pool)
             yield
         finally:
             await pool.close()
@@ -95,15 +105,35 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
     key = await asyncio.to_thread(
         load_signing_key, settings.contract_signing_key, settings.data_dir
     )
-    app[SIGNER] = await register(app[POOL], key)
-    books = Books(app[POOL], app[MARKET], app[SIGNER], settings.snapshot_every)
-    app[BOOKS] = books
+    app[RUNTIME].signer = await register(app[RUNTIME].pool, key)
+    books = Books(app[RUNTIME].pool, app[MARKET], app[RUNTIME].signer, settings.snapshot_every)
+    app[RUNTIME].books = books
     await books.start()
-    app[LIFECYCLE].started = True
     try:
         yield
     finally:
         await books.stop()
+
+
+async def _lifespan(app: web.Application) -> AsyncIterator[None]:
+    """Listen at once, start up behind: /healthz answers while the database starts and the
+    books load; /readyz and the API answer 503 until everything is up."""
+    stages = contextlib.AsyncExitStack()
+
+    async def boot() -> None:
+        for stage in (_database, market_data_lifespan, _books):
+            await stages.enter_async_context(contextlib.asynccontextmanager(stage)(app))
+        app[LIFECYCLE].started = True
+        log.info("ready")
+
+    app[BOOT] = asyncio.create_task(boot(), name="start-up")
+    try:
+        yield
+    finally:
+        app[BOOT].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app[BOOT]
+        await stages.aclose()
 
 
 async def _drain(app: web.Application) -> None:
@@ -117,9 +147,9 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app[LIFECYCLE] = Lifecycle()
-    app.cleanup_ctx.append(_database)
+    app[RUNTIME] = Runtime()
     install_market_data(app)
-    app.cleanup_ctx.append(_books)
+    app.cleanup_ctx.append(_lifespan)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()
     app[OPENAPI] = msgspec.json.encode(build_openapi(endpoints, version("trading-center")))

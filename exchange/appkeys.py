@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -25,16 +26,25 @@ class Lifecycle:
     checks: dict[str, str] = field(default_factory=dict)
 
 
+class Runtime:
+    """What start-up provides once it is done (read only when LIFECYCLE says started).
+
+    The app is frozen once it runs, so what start-up creates hangs on this object instead."""
+
+    pool: asyncpg.Pool
+    auth: Authenticator
+    signer: Signer
+    books: Books
+
+
 SETTINGS = web.AppKey("settings", Settings)
-POOL = web.AppKey("pool", asyncpg.Pool)
+RUNTIME = web.AppKey("runtime", Runtime)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
-BOOKS = web.AppKey("books", Books)
-AUTH = web.AppKey("auth", Authenticator)
-SIGNER = web.AppKey("signer", Signer)
+BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

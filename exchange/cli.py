@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from exchange.app import create_app
+from exchange.appkeys import BOOT
 from exchange.audit import audit
 from exchange.config import Settings, SettingsError, load_settings
 from exchange.contracts.verify import Finding, verify_chains
@@ -63,15 +64,24 @@ async def _serve(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await runner.setup()
+    failed = False
     try:
         site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
         await site.start()
         log.info("listening", address=f"http://{settings.host}:{site._port or settings.port}")
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopping, app[BOOT]}, return_when=asyncio.FIRST_COMPLETED)
+        if app[BOOT].done() and not app[BOOT].cancelled() and app[BOOT].exception():
+            log.error("start-up failed", error=repr(app[BOOT].exception()))
+            failed = True
+        else:
+            await stopping
         log.info("stopping")
     finally:
         await runner.cleanup()
         log.info("stopped")
+    if failed:
+        raise SystemExit(1)
 
 
 @main.command()

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import ClientSession, web
 
 from exchange.app import create_app
+from exchange.appkeys import BOOT
 from exchange.config import Settings
 from exchange.db.embedded import EmbeddedPostgres
 from tests.factories import CONTRACT_KEY, OPERATOR_KEY, Api
@@ -85,6 +86,7 @@ async def start_app(settings: Settings) -> tuple[web.AppRunner, str]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    await runner.app[BOOT]  # the center listens at once; wait until it is ready
     port = runner.addresses[0][1]
     return runner, f"http://127.0.0.1:{port}"
 

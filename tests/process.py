@@ -44,7 +44,7 @@ class Center:
                 stderr=subprocess.STDOUT,
             )
 
-    async def wait_healthy(self, http: aiohttp.ClientSession, path: str = "/healthz") -> float:
+    async def wait_healthy(self, http: aiohttp.ClientSession, path: str = "/readyz") -> float:
         started = time.monotonic()
         while time.monotonic() - started < STARTUP_LIMIT:
             assert self.process.poll() is None, self.log.read_text()

@@ -7,7 +7,7 @@ import base64
 from aiohttp import web
 
 from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
-from exchange.appkeys import MARKET, POOL, SIGNER
+from exchange.appkeys import MARKET
 from exchange.contracts import lifecycle
 from exchange.contracts.document import render
 from exchange.contracts.signing import public_pem
@@ -35,7 +35,7 @@ OPERATOR = [Role.OPERATOR]
 async def _visible(ctx: Context) -> Contract:
     """The contract, if the caller is one of its parties or an operator; else 404."""
     contract_id = ctx.int_param("contract_id")
-    row = await lifecycle.fetch_contract(ctx.app[POOL], contract_id)
+    row = await lifecycle.fetch_contract(ctx.runtime.pool, contract_id)
     caller = ctx.caller
     if row is None or not (
         caller.is_operator or caller.participant_id in (row["buyer_id"], row["seller_id"])
@@ -55,7 +55,7 @@ async def list_contracts(ctx: Context) -> Page[Contract]:
     query: ContractQuery = ctx.query
     before = decode_cursor(query.cursor, int)
     everyone = ctx.caller.is_operator
-    rows = await ctx.app[POOL].fetch(
+    rows = await ctx.runtime.pool.fetch(
         f"""SELECT {CONTRACT_COLUMNS} FROM contracts c
              WHERE ($1 OR c.buyer_id = $2 OR c.seller_id = $2)
                AND ($3::text IS NULL OR c.status = $3)
@@ -83,8 +83,8 @@ async def list_contracts(ctx: Context) -> Page[Contract]:
     response=PublicKey,
 )
 async def get_public_key(ctx: Context) -> PublicKey:
-    signer = ctx.app[SIGNER]
-    keys = await public_keys(ctx.app[POOL])
+    signer = ctx.runtime.signer
+    keys = await public_keys(ctx.runtime.pool)
     return PublicKey(
         algorithm="Ed25519",
         public_key=signer.public_raw.hex(),
@@ -103,7 +103,7 @@ async def get_public_key(ctx: Context) -> PublicKey:
 async def get_contract(ctx: Context) -> ContractDetail:
     contract = await _visible(ctx)
     return ContractDetail(
-        contract=contract, history=await lifecycle.history(ctx.app[POOL], contract.id)
+        contract=contract, history=await lifecycle.history(ctx.runtime.pool, contract.id)
     )
 
 
@@ -155,8 +155,8 @@ async def reject_contract(ctx: Context) -> Contract:
 )
 async def verify_contract(ctx: Context) -> Verification:
     contract = await _visible(ctx)
-    row, findings = await verify_one(ctx.app[POOL], contract.id)
-    keys = await public_keys(ctx.app[POOL])
+    row, findings = await verify_one(ctx.runtime.pool, contract.id)
+    keys = await public_keys(ctx.runtime.pool)
     key = keys.get(row["key_id"], b"")
     return Verification(
         contract_id=contract.id,
@@ -185,7 +185,7 @@ async def verify_contract(ctx: Context) -> Verification:
 )
 async def contract_document(ctx: Context) -> web.Response:
     contract = await _visible(ctx)
-    history = await lifecycle.history(ctx.app[POOL], contract.id)
-    signer = ctx.app[SIGNER]
+    history = await lifecycle.history(ctx.runtime.pool, contract.id)
+    signer = ctx.runtime.signer
     html = render(contract, history, public_pem(signer.public_raw))
     return web.Response(text=html, content_type="text/html")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from exchange.appkeys import AUTH, LIMITER, POOL, PRINCIPAL, REQUEST_ID
+from exchange.appkeys import LIFECYCLE, LIMITER, PRINCIPAL, REQUEST_ID, RUNTIME, Runtime
 from exchange.audit import audit
 from exchange.auth import Principal
 from exchange.db import Conn
@@ -23,6 +23,7 @@ from exchange.errors import (
     NotFoundError,
     RateLimitedError,
     UnauthenticatedError,
+    UnavailableError,
     UnprocessableError,
 )
 from exchange.messages.common import Page
@@ -48,6 +49,11 @@ class Context:
         return self.request.app
 
     @property
+    def runtime(self) -> Runtime:
+        """The pool, books, signer and key cache that start-up provided."""
+        return self.request.app[RUNTIME]
+
+    @property
     def request_id(self) -> str:
         return self.request[REQUEST_ID]
 
@@ -60,7 +66,7 @@ class Context:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         """A pooled connection inside a transaction: all of it commits, or none."""
-        async with self.app[POOL].acquire() as conn, conn.transaction():
+        async with self.app[RUNTIME].pool.acquire() as conn, conn.transaction():
             yield conn
 
     async def audit(
@@ -197,7 +203,7 @@ async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
         raise UnauthenticatedError(
             "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"}
         )
-    principal = await request.app[AUTH].principal(token.strip())
+    principal = await request.app[RUNTIME].auth.principal(token.strip())
     if principal is None:
         raise UnauthenticatedError(
             "the API key is unknown or revoked",
@@ -222,6 +228,12 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
     """The aiohttp handler that authenticates, decodes, calls and encodes."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if not endpoint.public and not request.app[LIFECYCLE].started:
+            raise UnavailableError(
+                "the center is starting; retry shortly",
+                code="STARTING",
+                headers={"Retry-After": "1"},
+            )
         principal = None if endpoint.public else await _authorise(endpoint, request)
         body = None
         if endpoint.body is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from exchange.api.endpoint import Context, Routes, decode_cursor, encode_cursor, page_of
-from exchange.appkeys import MARKET, POOL
+from exchange.appkeys import MARKET
 from exchange.errors import NotFoundError, UnprocessableError
 from exchange.market import stats
 from exchange.market.calc import INTERVALS, ceil_time, floor_time
@@ -32,7 +32,7 @@ DEFAULT_INDEX_DAYS = 30
 
 async def _commodity(ctx: Context) -> CommoditySpec:
     code = ctx.param("commodity")
-    spec = await ctx.app[MARKET].spec(ctx.app[POOL], code)
+    spec = await ctx.app[MARKET].spec(ctx.runtime.pool, code)
     if spec is None:
         raise NotFoundError(f"commodity {code!r} does not exist", code="UNKNOWN_COMMODITY")
     return spec
@@ -51,7 +51,7 @@ def _range_error(code: str, message: str) -> UnprocessableError:
 )
 async def list_markets(ctx: Context) -> Page[Ticker]:
     query: PageQuery = ctx.query
-    pool, market = ctx.app[POOL], ctx.app[MARKET]
+    pool, market = ctx.runtime.pool, ctx.app[MARKET]
     specs = await stats.list_specs(pool, decode_cursor(query.cursor, str), query.limit + 1)
     has_next = len(specs) > query.limit
     specs = specs[: query.limit]
@@ -72,7 +72,7 @@ async def list_markets(ctx: Context) -> Page[Ticker]:
 )
 async def get_ticker(ctx: Context) -> Ticker:
     spec = await _commodity(ctx)
-    found = await stats.trade_stats(ctx.app[POOL], [spec.id])
+    found = await stats.trade_stats(ctx.runtime.pool, [spec.id])
     return stats.ticker_of(spec, found[spec.id], ctx.app[MARKET].views.get(spec.code))
 
 
@@ -107,7 +107,7 @@ async def list_trades(ctx: Context) -> Page[PublicTrade]:
     query: PageQuery = ctx.query
     spec = await _commodity(ctx)
     before = decode_cursor(query.cursor, int)
-    trades = await stats.tape(ctx.app[POOL], spec, before, query.limit + 1)
+    trades = await stats.tape(ctx.runtime.pool, spec, before, query.limit + 1)
     return page_of(trades, query.limit, lambda t: t.id)
 
 
@@ -131,7 +131,7 @@ async def get_candles(ctx: Context) -> Candles:
         raise _range_error(
             "RANGE_TOO_LARGE", f"at most {MAX_CANDLES} candles per request; narrow the range"
         )
-    found = await stats.candles(ctx.app[POOL], spec, step, start, end)
+    found = await stats.candles(ctx.runtime.pool, spec, step, start, end)
     return Candles(commodity=spec.code, interval=query.interval, candles=found)
 
 
@@ -153,5 +153,5 @@ async def get_index(ctx: Context) -> PriceIndex:
         raise _range_error(
             "RANGE_TOO_LARGE", f"at most {MAX_INDEX_DAYS} days per request; narrow the range"
         )
-    points = await stats.daily_vwap(ctx.app[POOL], spec, first, last)
+    points = await stats.daily_vwap(ctx.runtime.pool, spec, first, last)
     return PriceIndex(commodity=spec.code, currency=spec.currency, points=points)

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from exchange.api.endpoint import ENCODER, Context, Routes
-from exchange.appkeys import LIFECYCLE, METRICS, OPENAPI, POOL
+from exchange.appkeys import LIFECYCLE, METRICS, OPENAPI
 from exchange.messages.common import Health, Readiness
 
 routes = Routes("operations")
@@ -21,7 +21,7 @@ async def healthz(ctx: Context) -> Health:
 async def _database_check(ctx: Context) -> str:
     try:
         async with asyncio.timeout(2):
-            await ctx.app[POOL].fetchval("SELECT 1")
+            await ctx.runtime.pool.fetchval("SELECT 1")
     except (OSError, TimeoutError, Exception) as exc:  # any failure means not ready
         return f"failing: {type(exc).__name__}"
     return "ok"

@@ -7,7 +7,6 @@ import asyncio
 from aiohttp import web
 
 from exchange.api.endpoint import ENCODER, Context, Routes, decode_time_cursor, time_page_of
-from exchange.appkeys import BOOKS, POOL
 from exchange.errors import ApiError
 from exchange.messages.common import Page, Problem
 from exchange.messages.orders import (
@@ -52,13 +51,13 @@ def _order_response(order: Order, replayed: bool) -> web.Response:
     errors=[409, 503],
 )
 async def place_order(ctx: Context) -> web.Response:
-    order, replayed = await entry.place(ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.body)
+    order, replayed = await entry.place(ctx.runtime.books, ctx.runtime.pool, ctx.caller, ctx.body)
     return _order_response(order, replayed)
 
 
 async def _place_one(ctx: Context, index: int, body: PlaceOrder) -> BatchResult:
     try:
-        order, replayed = await entry.place(ctx.app[BOOKS], ctx.app[POOL], ctx.caller, body)
+        order, replayed = await entry.place(ctx.runtime.books, ctx.runtime.pool, ctx.caller, body)
     except ApiError as exc:
         problem = Problem(
             title=exc.title, status=exc.status, code=exc.code, detail=exc.detail,
@@ -96,14 +95,14 @@ async def place_orders(ctx: Context) -> BatchResults:
 )
 async def list_own_orders(ctx: Context) -> Page[Order]:
     query: OrderQuery = ctx.query
-    books = ctx.app[BOOKS]
+    books = ctx.runtime.books
     specs = {writer.spec.id: writer.spec for writer in books.running()}
     commodity_id = None
     if query.commodity is not None:
         writer = await books.writer(query.commodity)
         commodity_id = writer.spec.id if writer is not None else -1
     rows = await list_orders(
-        ctx.app[POOL], ctx.caller.participant_id, decode_time_cursor(query.cursor),
+        ctx.runtime.pool, ctx.caller.participant_id, decode_time_cursor(query.cursor),
         query.limit + 1, query.status, commodity_id, query.side,
     )  # fmt: skip
     views = [(row, order_from_row(specs[row["commodity_id"]], row)) for row in rows]
@@ -118,7 +117,7 @@ async def list_own_orders(ctx: Context) -> Page[Order]:
 )  # fmt: skip
 async def get_order(ctx: Context) -> Order:
     return await entry.get_order(
-        ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.int_param("order_id")
+        ctx.runtime.books, ctx.runtime.pool, ctx.caller, ctx.int_param("order_id")
     )
 
 
@@ -131,7 +130,9 @@ async def get_order(ctx: Context) -> Order:
     errors=[409, 503],
 )
 async def cancel_order(ctx: Context) -> Order:
-    return await entry.cancel(ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.int_param("order_id"))
+    return await entry.cancel(
+        ctx.runtime.books, ctx.runtime.pool, ctx.caller, ctx.int_param("order_id")
+    )
 
 
 @routes.route(
@@ -146,7 +147,11 @@ async def cancel_order(ctx: Context) -> Order:
 )
 async def amend_order(ctx: Context) -> Order:
     return await entry.amend(
-        ctx.app[BOOKS], ctx.app[POOL], ctx.caller, ctx.int_param("order_id"), ctx.body
+        ctx.runtime.books,
+        ctx.runtime.pool,
+        ctx.caller,
+        ctx.int_param("order_id"),
+        ctx.body,
     )
 
 
@@ -160,4 +165,4 @@ async def amend_order(ctx: Context) -> Order:
 )
 async def get_fills(ctx: Context) -> Page[Fill]:
     query: FillQuery = ctx.query
-    return await list_fills(ctx.app[POOL], ctx.app[BOOKS], ctx.caller.participant_id, query)
+    return await list_fills(ctx.runtime.pool, ctx.runtime.books, ctx.caller.participant_id, query)

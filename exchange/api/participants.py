@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from exchange import participants as store
 from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
-from exchange.appkeys import AUTH, POOL
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.common import Page
 from exchange.messages.participants import (
@@ -60,7 +59,11 @@ async def create_participant(ctx: Context) -> ParticipantCreated:
 async def list_participants(ctx: Context) -> Page[Participant]:
     query: ParticipantQuery = ctx.query
     rows = await store.list_participants(
-        ctx.app[POOL], decode_cursor(query.cursor, int), query.limit + 1, query.status, query.role
+        ctx.runtime.pool,
+        decode_cursor(query.cursor, int),
+        query.limit + 1,
+        query.status,
+        query.role,
     )
     return page_of(rows, query.limit, lambda p: p.id)
 
@@ -73,7 +76,7 @@ async def list_participants(ctx: Context) -> Page[Participant]:
     response=Participant,
 )
 async def get_participant(ctx: Context) -> Participant:
-    return await store.get_participant(ctx.app[POOL], ctx.int_param("participant_id"))
+    return await store.get_participant(ctx.runtime.pool, ctx.int_param("participant_id"))
 
 
 @routes.route(
@@ -89,7 +92,7 @@ async def update_participant(ctx: Context) -> Participant:
     async with ctx.transaction() as conn:
         updated = await store.update_participant(conn, pid, ctx.body)
         await ctx.audit(conn, "participant.update", f"participant:{pid}")
-    ctx.app[AUTH].forget_all()
+    ctx.runtime.auth.forget_all()
     return updated
 
 
@@ -100,7 +103,7 @@ async def _set_status(ctx: Context, status: ParticipantStatus) -> Participant:
     async with ctx.transaction() as conn:
         participant = await store.set_status(conn, pid, status)
         await ctx.audit(conn, f"participant.{status}", f"participant:{pid}")
-    ctx.app[AUTH].forget_all()
+    ctx.runtime.auth.forget_all()
     return participant
 
 
@@ -143,8 +146,8 @@ def _own_or_operator(ctx: Context) -> int:
 )
 async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
     pid = _own_or_operator(ctx)
-    await store.get_participant(ctx.app[POOL], pid)
-    return await store.list_keys(ctx.app[POOL], pid)
+    await store.get_participant(ctx.runtime.pool, pid)
+    return await store.list_keys(ctx.runtime.pool, pid)
 
 
 @routes.route(
@@ -167,7 +170,7 @@ async def issue_key(ctx: Context) -> IssuedKey:
             f"participant:{pid}",
             {"key_id": key.id, "replaces": body.replaces_key_id},
         )
-    ctx.app[AUTH].forget_all()
+    ctx.runtime.auth.forget_all()
     return key
 
 
@@ -183,11 +186,11 @@ async def revoke_key(ctx: Context) -> ApiKeyInfo:
     async with ctx.transaction() as conn:
         info = await store.revoke_key(conn, pid, key_id)
         await ctx.audit(conn, "key.revoke", f"participant:{pid}", {"key_id": key_id})
-    ctx.app[AUTH].forget_all()
+    ctx.runtime.auth.forget_all()
     return info
 
 
 @routes.route("GET", "/v1/me", summary="The calling participant and key", response=Me)
 async def me(ctx: Context) -> Me:
-    participant = await store.get_participant(ctx.app[POOL], ctx.caller.participant_id)
+    participant = await store.get_participant(ctx.runtime.pool, ctx.caller.participant_id)
     return Me(participant=participant, key_id=ctx.caller.key_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from exchange import reference as store
 from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
-from exchange.appkeys import BOOKS, POOL
 from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import Role
 from exchange.messages.reference import (
@@ -36,7 +35,7 @@ async def create_commodity(ctx: Context) -> Commodity:
     async with ctx.transaction() as conn:
         commodity = await store.create_commodity(conn, ctx.body)
         await ctx.audit(conn, "commodity.create", f"commodity:{commodity.code}")
-    await ctx.app[BOOKS].writer(commodity.code)  # its book is open for orders from now on
+    await ctx.runtime.books.writer(commodity.code)  # its book is open for orders from now on
     return commodity
 
 
@@ -50,14 +49,14 @@ async def create_commodity(ctx: Context) -> Commodity:
 async def list_commodities(ctx: Context) -> Page[Commodity]:
     query: PageQuery = ctx.query
     rows = await store.list_commodities(
-        ctx.app[POOL], decode_cursor(query.cursor, str), query.limit + 1
+        ctx.runtime.pool, decode_cursor(query.cursor, str), query.limit + 1
     )
     return page_of(rows, query.limit, lambda c: c.code)
 
 
 @routes.route("GET", "/v1/commodities/{code}", summary="One commodity", response=Commodity)
 async def get_commodity(ctx: Context) -> Commodity:
-    return await store.get_commodity(ctx.app[POOL], ctx.param("code"))
+    return await store.get_commodity(ctx.runtime.pool, ctx.param("code"))
 
 
 @routes.route(
@@ -74,19 +73,19 @@ async def update_commodity(ctx: Context) -> Commodity:
     async with ctx.transaction() as conn:
         commodity = await store.update_commodity(conn, code, ctx.body)
         await ctx.audit(conn, "commodity.update", f"commodity:{code}")
-    for spec in await store.load_specs(ctx.app[POOL]):
+    for spec in await store.load_specs(ctx.runtime.pool):
         if spec.code == code:
-            ctx.app[BOOKS].refresh(spec)
+            ctx.runtime.books.refresh(spec)
     return commodity
 
 
 async def _set_status(ctx: Context, status: TradingStatus) -> Commodity:
     code = ctx.param("code")
     # through the book's journal, so a replay halts and resumes at the same point
-    await set_halted(ctx.app[BOOKS], code, status is TradingStatus.HALTED)
+    await set_halted(ctx.runtime.books, code, status is TradingStatus.HALTED)
     async with ctx.transaction() as conn:
         await ctx.audit(conn, f"commodity.{status}", f"commodity:{code}")
-    return await store.get_commodity(ctx.app[POOL], code)
+    return await store.get_commodity(ctx.runtime.pool, code)
 
 
 @routes.route(
@@ -134,14 +133,14 @@ async def create_region(ctx: Context) -> Region:
 async def list_regions(ctx: Context) -> Page[Region]:
     query: PageQuery = ctx.query
     rows = await store.list_regions(
-        ctx.app[POOL], decode_cursor(query.cursor, str), query.limit + 1
+        ctx.runtime.pool, decode_cursor(query.cursor, str), query.limit + 1
     )
     return page_of(rows, query.limit, lambda r: r.code)
 
 
 @routes.route("GET", "/v1/regions/{code}", summary="One region", response=Region)
 async def get_region(ctx: Context) -> Region:
-    return await store.get_region(ctx.app[POOL], ctx.param("code"))
+    return await store.get_region(ctx.runtime.pool, ctx.param("code"))
 
 
 @routes.route(

@@ -10,7 +10,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from exchange.api.endpoint import Context, Routes
-from exchange.appkeys import MARKET, POOL
+from exchange.appkeys import MARKET
 from exchange.db import Queryable
 from exchange.errors import BadRequestError
 from exchange.market.data import MarketData
@@ -78,7 +78,7 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
     if not ws.can_prepare(ctx.request).ok:
         raise BadRequestError("this endpoint speaks WebSocket only", code="WEBSOCKET_REQUIRED")
     await ws.prepare(ctx.request)
-    market, pool = ctx.app[MARKET], ctx.app[POOL]
+    market, pool = ctx.app[MARKET], ctx.runtime.pool
     client = market.connect(ws, ctx.request.transport, ctx.caller.participant_id)
     try:
         async for frame in ws:

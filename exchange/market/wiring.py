@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from exchange.appkeys import MARKET, METRICS, POOL, SETTINGS
+from exchange.appkeys import MARKET, METRICS, RUNTIME, SETTINGS
 from exchange.market.data import MarketData
 
 
-async def _market_data(app: web.Application) -> AsyncIterator[None]:
+async def market_data_lifespan(app: web.Application) -> AsyncIterator[None]:
+    """Start market information once the database is up; stop it on the way down."""
     market = app[MARKET]
-    await market.start(app[POOL])
+    await market.start(app[RUNTIME].pool)
     try:
         yield
     finally:
@@ -24,9 +25,8 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def install_market_data(app: web.Application) -> MarketData:
-    """Create the app's `MarketData` (under MARKET); call after the database cleanup context."""
+    """Create the app's `MarketData` (under MARKET); `market_data_lifespan` starts it."""
     market = MarketData(app[METRICS])
     app[MARKET] = market
-    app.cleanup_ctx.append(_market_data)
     app.on_shutdown.append(_close_sockets)
     return market

@@ -48,7 +48,8 @@ async def test_serve_on_embedded_postgres_stops_it_and_keeps_data(tmp_path, http
     env = _env(EXCHANGE_BOOTSTRAP_OPERATOR_KEY=OPERATOR_KEY)
     first = Center(tmp_path, env)
     try:
-        await first.wait_healthy(http)
+        alive_after = await first.wait_healthy(http, "/healthz")
+        await first.wait_healthy(http, "/readyz")
         created = await _create_participant(http, first.base)
         pg_pid = _postmaster_pid(tmp_path / ".exchange")
     finally:
@@ -62,6 +63,7 @@ async def test_serve_on_embedded_postgres_stops_it_and_keeps_data(tmp_path, http
     finally:
         second_exit = second.stop(signal.SIGINT)
 
+    assert alive_after < 20
     assert first_exit == 0
     assert pg_pid is not None
     assert not _alive(pg_pid)
@@ -135,3 +137,15 @@ async def test_a_bad_setting_fails_at_start_naming_the_variable(tmp_path):
 
     assert result.returncode != 0
     assert "EXCHANGE_PORT" in result.stderr
+
+
+async def test_start_up_failure_exits_non_zero(tmp_path, http):
+    center = Center(tmp_path, _env(EXCHANGE_CONTRACT_SIGNING_KEY="not a key"))
+    try:
+        await center.wait_healthy(http, "/healthz")
+        exit_code = await asyncio.to_thread(center.process.wait, 60)
+    finally:
+        center.stop()
+
+    assert exit_code == 1
+    assert "start-up failed" in center.log.read_text()

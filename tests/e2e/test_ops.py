@@ -1,5 +1,6 @@
 """Health, readiness, metrics, the OpenAPI document, the error shell."""
 
+from aiohttp import web
 from openapi_spec_validator import validate
 
 from exchange.app import create_app
@@ -93,3 +94,25 @@ async def test_rate_limit_is_429_with_retry_after(database_url, http):
     assert replies[3].status == 429
     assert replies[3].code == "RATE_LIMITED"
     assert int(replies[3].headers["Retry-After"]) >= 1
+
+
+async def test_listens_at_once_and_answers_503_until_ready(http):
+    # a database that does not answer (yet): the center keeps trying and says so
+    settings = settings_for("postgresql://nobody@127.0.0.1:9/none")
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    client = Api(http, f"http://127.0.0.1:{runner.addresses[0][1]}", OPERATOR_KEY)
+    try:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        api = await client.get("/v1/me")
+    finally:
+        await runner.cleanup()
+
+    assert health.status == 200
+    assert ready.status == 503
+    assert ready.body["checks"]["startup"] == "starting"
+    assert (api.status, api.code) == (503, "STARTING")
+    assert api.headers["Retry-After"] == "1"
