@@ -45,6 +45,36 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     return sorted_values[rank]
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat(entry)
+        # fields[1] is the parent's pid; fields[11] and [12] are utime and stime
+        if fields is not None and (int(entry) == pid or int(fields[1]) == pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The embedded PostgreSQL's server process, if it runs."""
+    try:
+        return int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
 @contextlib.contextmanager
 def scratch_folder(prefix: str, keep: bool = False) -> Iterator[Path]:
     """A fresh folder for the center's data (its own PostgreSQL cluster), removed afterwards."""
@@ -120,6 +150,7 @@ class Center(Child):
         python: Sequence[str] = (),
         env: dict[str, str] | None = None,
     ) -> None:
+        self.data_dir = data_dir
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         args = [*(python or [sys.executable]), "-m", "exchange", "serve", "--port", str(self.port)]

@@ -28,7 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from _support import Center, Child, free_port, percentile, scratch_folder, set_up_market
+from _support import (
+    Center,
+    Child,
+    cpu_seconds,
+    free_port,
+    percentile,
+    postmaster_pid,
+    scratch_folder,
+    set_up_market,
+)
 
 MID_TICKS = 2000  # 1000.00 at a tick of 0.50
 TRADERS_PER_SIDE = 8
@@ -37,7 +46,7 @@ TRADERS_PER_SIDE = 8
 # -- the echo server (run as `order_entry.py --echo-port P` in a child process) ----------------
 
 
-def run_echo_server(port: int) -> None:
+def run_echo_server(port: int, uvloop: bool) -> None:
     """An aiohttp app whose one handler decodes the JSON body and encodes it back."""
     import msgspec
     from aiohttp import web
@@ -48,6 +57,10 @@ def run_echo_server(port: int) -> None:
             body=msgspec.json.encode(document), status=201, content_type="application/json"
         )
 
+    if uvloop:
+        import uvloop as module
+
+        module.install()
     app = web.Application()
     app.router.add_post("/v1/orders", echo)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, backlog=1024)
@@ -66,6 +79,8 @@ class Result:
     failed: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     client_cpu: float = 0.0  # seconds of CPU this process used in the measured window
+    server_cpu: float = 0.0  # ... the server process
+    database_cpu: float = 0.0  # ... PostgreSQL (all its processes)
     machine_busy: float = 0.0  # share of all cores busy in the measured window
 
     @property
@@ -141,6 +156,8 @@ async def drive(
     clients: list[tuple[dict[str, str], Body]],
     seconds: float,
     warmup: float,
+    server: int,
+    database: int | None = None,
 ) -> Result:
     """Each client posts back to back on its own keep-alive connection; measure after warm-up."""
     connector = aiohttp.TCPConnector(limit=len(clients), keepalive_timeout=300)
@@ -153,8 +170,12 @@ async def drive(
         )
         await asyncio.sleep(warmup)
         cpu, machine = time.process_time(), _cpu_times()
+        server_cpu = cpu_seconds(server)
+        database_cpu = cpu_seconds(database) if database else 0.0
         await asyncio.sleep(seconds)
         result.client_cpu = time.process_time() - cpu
+        result.server_cpu = cpu_seconds(server) - server_cpu
+        result.database_cpu = cpu_seconds(database) - database_cpu if database else 0.0
         busy, total = (after - before for after, before in zip(_cpu_times(), machine, strict=True))
         result.machine_busy = busy / total if total else 0.0
         await runs
@@ -212,6 +233,13 @@ def _profile(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
+# `python -c UVLOOP -m exchange serve ...`: the same command under uvloop's event loop policy
+UVLOOP = (
+    "import runpy, sys, uvloop; uvloop.install(); sys.argv = sys.argv[2:];"
+    " runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
+
+
 async def _measure_center(args: argparse.Namespace, center: Center) -> Result:
     async with aiohttp.ClientSession() as http:
         await center.wait_ready(http)
@@ -224,7 +252,10 @@ async def _measure_center(args: argparse.Namespace, center: Center) -> Result:
         await asyncio.sleep(0)  # the profiler attaches during the warm-up
         profiler = _profile(center.pid, args.warmup + args.seconds, Path(args.py_spy))
     try:
-        return await drive(center.base + "/v1/orders", plan, args.seconds, args.warmup)
+        database = postmaster_pid(center.data_dir)
+        return await drive(
+            center.base + "/v1/orders", plan, args.seconds, args.warmup, center.pid, database
+        )
     finally:
         if profiler is not None:
             profiler.wait(timeout=60)
@@ -233,7 +264,13 @@ async def _measure_center(args: argparse.Namespace, center: Center) -> Result:
 async def _measure_echo(args: argparse.Namespace, folder: Path) -> Result:
     port = free_port()
     echo = Child(
-        [sys.executable, __file__, "--echo-port", str(port)],
+        [
+            sys.executable,
+            __file__,
+            "--echo-port",
+            str(port),
+            *(["--uvloop"] if args.uvloop else []),
+        ],
         env=dict(os.environ),
         cwd=folder,
         log=folder / "echo.log",
@@ -241,7 +278,8 @@ async def _measure_echo(args: argparse.Namespace, folder: Path) -> Result:
     try:
         await _ready(f"http://127.0.0.1:{port}/", echo)
         plan = plan_clients(args.clients, ["buyer-key"], ["supplier-key"], ["BENCH-1"])
-        return await drive(f"http://127.0.0.1:{port}/v1/orders", plan, args.seconds, args.warmup)
+        url = f"http://127.0.0.1:{port}/v1/orders"
+        return await drive(url, plan, args.seconds, args.warmup, echo.pid)
     finally:
         echo.stop()
 
@@ -251,16 +289,18 @@ def _report(label: str, result: Result) -> None:
     print(
         f"{label}: {result.acknowledged} in {result.seconds:.0f} s = {result.per_second:,.0f}/s,"
         f" p50 {result.latency_ms(0.50):.2f} ms, p99 {result.latency_ms(0.99):.2f} ms{traded},"
-        f" failed: {result.failed or 'none'}; load generator CPU"
-        f" {result.client_cpu / result.seconds:.0%} of a core,"
-        f" machine {result.machine_busy:.0%} busy",
+        f" failed: {result.failed or 'none'}; CPU in cores: server"
+        f" {result.server_cpu / result.seconds:.2f}, PostgreSQL"
+        f" {result.database_cpu / result.seconds:.2f}, load generator"
+        f" {result.client_cpu / result.seconds:.2f}; machine {result.machine_busy:.0%} busy",
         flush=True,
     )
 
 
 async def main(args: argparse.Namespace) -> None:
     with scratch_folder("bench-order-entry-", keep=args.keep) as folder:
-        center = Center(folder, log_level=args.log_level)
+        python = [sys.executable, "-c", UVLOOP] if args.uvloop else []
+        center = Center(folder, log_level=args.log_level, python=python)
         try:
             ours = await _measure_center(args, center)
         finally:
@@ -290,6 +330,10 @@ def parse_args() -> argparse.Namespace:
         " per request, as in production)",
     )  # fmt: skip
     parser.add_argument("--py-spy", metavar="FILE", help="profile the center into FILE (.svg)")
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run the center and the echo server under uvloop"
+        " (an experiment: uvloop must be importable; it is not a dependency of the center)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     parser.add_argument("--echo-port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -298,6 +342,6 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.echo_port:
-        run_echo_server(arguments.echo_port)
+        run_echo_server(arguments.echo_port, arguments.uvloop)
     else:
         asyncio.run(main(arguments))
