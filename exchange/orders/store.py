@@ -46,19 +46,10 @@ async def find_claim(
     return None if row is None else (row[0], row[1])
 
 
-async def append_journal(conn: Conn, commodity_id: int, entries: list[tuple[int, bytes]]) -> None:
-    await conn.copy_records_to_table(
-        "book_journal",
-        records=[(commodity_id, seq, data) for seq, data in entries],
-        columns=("commodity_id", "sequence", "command"),
-    )
-
-
-def _new_order_record(commodity_id: int, order: NewOrder) -> tuple[Any, ...]:
+def _new_order_record(order: NewOrder) -> tuple[Any, ...]:
     command = order.command
     created = ns_to_datetime(command.timestamp)
     return (
-        commodity_id,
         command.order_id,
         order.participant_id,
         order.client_order_id,
@@ -79,77 +70,86 @@ def _new_order_record(commodity_id: int, order: NewOrder) -> tuple[Any, ...]:
     )
 
 
-async def insert_orders(conn: Conn, commodity_id: int, orders: Iterable[NewOrder]) -> None:
-    records = [_new_order_record(commodity_id, order) for order in orders]
-    if records:
-        await conn.copy_records_to_table(
-            "orders",
-            records=records,
-            columns=(
-                "commodity_id", "id", "participant_id", "client_order_id", "side",
-                "price_ticks", "quantity_lots", "open_lots", "filled_lots", "time_in_force",
-                "min_fill_lots", "expires_at", "region_code", "status", "reason",
-                "accepted_seq", "created_at", "updated_at",
-            ),
-        )  # fmt: skip
-
-
-async def update_orders(
-    conn: Conn, commodity_id: int, changes: dict[int, Change]
-) -> list[asyncpg.Record]:
-    """Apply the batch's changes to stored orders; return their new rows."""
-    if not changes:
-        return []
-    ids = list(changes)
-    values = list(changes.values())
-    return await conn.fetch(
-        f"""UPDATE orders o SET
-               open_lots = c.open_lots,
-               filled_lots = o.filled_lots + c.filled_delta,
-               price_ticks = coalesce(c.price, o.price_ticks),
-               quantity_lots = CASE WHEN c.price IS NOT NULL OR c.amended
-                                    THEN o.filled_lots + c.filled_delta + c.open_lots
-                                    ELSE o.quantity_lots END,
-               status = coalesce(c.status, CASE WHEN o.filled_lots + c.filled_delta > 0
-                                                THEN 'partially_filled' ELSE 'open' END),
-               reason = coalesce(c.reason, o.reason),
-               updated_at = c.updated_at
-             FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
-                         $7::bigint[], $8::bool[], $9::timestamptz[])
-                  AS c(id, open_lots, filled_delta, status, reason, price, amended, updated_at)
-            WHERE o.commodity_id = $1 AND o.id = c.id
-        RETURNING {", ".join("o." + c.strip() for c in ORDER_COLUMNS.split(","))}""",
-        commodity_id,
-        ids,
-        [v.open_lots for v in values],
-        [v.filled_delta for v in values],
-        [None if v.status is None else str(v.status) for v in values],
-        [v.reason for v in values],
-        [v.price for v in values],
-        [v.amended for v in values],
-        [ns_to_datetime(v.updated_ns) for v in values],
-    )
-
-
-async def insert_trades(conn: Conn, commodity_id: int, trades: list[TradeRow]) -> None:
-    if not trades:
-        return
-    await conn.copy_records_to_table(
-        "trades",
-        records=[
-            (
-                commodity_id, t.id, t.sequence, ns_to_datetime(t.executed_ns), t.price,
-                t.quantity, str(t.taker_side), t.buy_order_id, t.sell_order_id, t.buyer_id,
-                t.seller_id, t.buyer_region, t.seller_region,
-            )
-            for t in trades
-        ],
-        columns=(
-            "commodity_id", "id", "sequence", "executed_at", "price_ticks", "quantity_lots",
-            "taker_side", "buy_order_id", "sell_order_id", "buyer_id", "seller_id",
-            "buyer_region", "seller_region",
-        ),
+def _trade_record(t: TradeRow) -> tuple[Any, ...]:
+    return (
+        t.id, t.sequence, ns_to_datetime(t.executed_ns), t.price, t.quantity,
+        str(t.taker_side), t.buy_order_id, t.sell_order_id, t.buyer_id, t.seller_id,
+        t.buyer_region, t.seller_region,
     )  # fmt: skip
+
+
+def _change_record(order_id: int, c: Change) -> tuple[Any, ...]:
+    status = None if c.status is None else str(c.status)
+    updated = ns_to_datetime(c.updated_ns)
+    return (order_id, c.open_lots, c.filled_delta, status, c.reason, c.price, c.amended, updated)
+
+
+def _columns(records: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column: the array parameters of unnest()."""
+    return [list(column) for column in zip(*records, strict=True)] if records else [[]] * width
+
+
+# One statement, so one round trip, writes the whole batch: the journal, the new orders, the
+# trades, and the changes to orders stored before (never one of this batch's new orders, so
+# the UPDATE need not see the rows inserted beside it).
+_WRITE_BATCH = f"""
+WITH journal AS (
+    INSERT INTO book_journal (commodity_id, sequence, command)
+    SELECT $1::bigint, * FROM unnest($2::bigint[], $3::bytea[])
+), new_orders AS (
+    INSERT INTO orders (commodity_id, id, participant_id, client_order_id, side, price_ticks,
+                        quantity_lots, open_lots, filled_lots, time_in_force, min_fill_lots,
+                        expires_at, region_code, status, reason, accepted_seq, created_at,
+                        updated_at)
+    SELECT $1::bigint, * FROM unnest(
+        $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+        $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::timestamptz[],
+        $15::text[], $16::text[], $17::text[], $18::bigint[], $19::timestamptz[],
+        $20::timestamptz[])
+), new_trades AS (
+    INSERT INTO trades (commodity_id, id, sequence, executed_at, price_ticks, quantity_lots,
+                        taker_side, buy_order_id, sell_order_id, buyer_id, seller_id,
+                        buyer_region, seller_region)
+    SELECT $1::bigint, * FROM unnest(
+        $21::bigint[], $22::bigint[], $23::timestamptz[], $24::bigint[], $25::bigint[],
+        $26::text[], $27::bigint[], $28::bigint[], $29::bigint[], $30::bigint[], $31::text[],
+        $32::text[])
+)
+UPDATE orders o SET
+       open_lots = c.open_lots,
+       filled_lots = o.filled_lots + c.filled_delta,
+       price_ticks = coalesce(c.price, o.price_ticks),
+       quantity_lots = CASE WHEN c.price IS NOT NULL OR c.amended
+                            THEN o.filled_lots + c.filled_delta + c.open_lots
+                            ELSE o.quantity_lots END,
+       status = coalesce(c.status, CASE WHEN o.filled_lots + c.filled_delta > 0
+                                        THEN 'partially_filled' ELSE 'open' END),
+       reason = coalesce(c.reason, o.reason),
+       updated_at = c.updated_at
+  FROM unnest($33::bigint[], $34::bigint[], $35::bigint[], $36::text[], $37::text[],
+              $38::bigint[], $39::bool[], $40::timestamptz[])
+       AS c(id, open_lots, filled_delta, status, reason, price, amended, updated_at)
+ WHERE o.commodity_id = $1::bigint AND o.id = c.id
+RETURNING {", ".join("o." + c.strip() for c in ORDER_COLUMNS.split(","))}"""
+
+
+async def write_batch(
+    conn: Conn,
+    commodity_id: int,
+    journal: list[tuple[int, bytes]],
+    new_orders: Iterable[NewOrder],
+    changes: dict[int, Change],
+    trades: list[TradeRow],
+) -> list[asyncpg.Record]:
+    """Store a batch: journal, new orders, trades, changed orders; return the changed rows."""
+    return await conn.fetch(
+        _WRITE_BATCH,
+        commodity_id,
+        *_columns(journal, 2),
+        *_columns([_new_order_record(order) for order in new_orders], 17),
+        *_columns([_trade_record(trade) for trade in trades], 12),
+        *_columns([_change_record(oid, change) for oid, change in changes.items()], 8),
+    )
 
 
 async def set_trading_status(conn: Conn, commodity_id: int, status: str) -> None:

@@ -239,10 +239,10 @@ class BookWriter:
                 self.book.apply(command, events)
                 for event in events[start:]:
                     projection.apply(event)
-            await store.append_journal(conn, self.spec.id, journal)
-            await store.insert_orders(conn, self.spec.id, projection.new.values())
-            changed_rows = await store.update_orders(conn, self.spec.id, projection.changed)
-            await store.insert_trades(conn, self.spec.id, projection.trades)
+            changed_rows = await store.write_batch(
+                conn, self.spec.id, journal, projection.new.values(), projection.changed,
+                projection.trades,
+            )  # fmt: skip
             contracts = await issue_contracts(conn, self.spec, projection.trades, self._signer)
             await self._book_status(conn, batch)
         self._answer(batch, projection, changed_rows)
