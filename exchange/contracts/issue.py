@@ -47,12 +47,49 @@ def contract_number(code: str, position: int) -> str:
     return f"{code}-{position:08d}"
 
 
-async def _parties(conn: Conn, ids: set[int]) -> dict[int, Party]:
-    rows = await conn.fetch(
-        "SELECT id, legal_name, registration_number FROM participants WHERE id = ANY($1)",
-        list(ids),
-    )
-    return {
+_HEAD_AND_PARTIES = """
+WITH head AS (
+    SELECT length, last_hash FROM contract_chains WHERE commodity_id = $1 FOR UPDATE
+)
+SELECT (SELECT length FROM head) AS length, (SELECT last_hash FROM head) AS last_hash,
+       p.id, p.legal_name, p.registration_number
+  FROM participants p WHERE p.id = ANY($2::bigint[])"""
+
+# One statement appends the contracts, their first history entries and the new chain head.
+_APPEND = """
+WITH new_contracts AS (
+    INSERT INTO contracts (commodity_id, id, number, chain_position, trade_id, buyer_id,
+                           seller_id, amount_minor, fee_minor, currency, status, terms, hash,
+                           previous_hash, signature, key_id, signed_at, payment_due_at,
+                           updated_at)
+    SELECT $1::bigint, * FROM unnest(
+        $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+        $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::bytea[], $13::bytea[],
+        $14::bytea[], $15::bytea[], $16::integer[], $17::timestamptz[], $18::timestamptz[],
+        $19::timestamptz[])
+), history AS (
+    INSERT INTO contract_history (commodity_id, contract_id, from_status, to_status, actor_id,
+                                  reason, at)
+    SELECT $1::bigint, id, NULL, status, NULL, 'signed', signed_at
+      FROM unnest($2::bigint[], $11::text[], $17::timestamptz[]) AS x(id, status, signed_at)
+)
+UPDATE contract_chains SET length = $20, last_hash = $21 WHERE commodity_id = $1"""
+
+
+async def _head_and_parties(
+    conn: Conn, commodity_id: int, party_ids: set[int]
+) -> tuple[int, bytes, dict[int, Party]]:
+    """Lock the commodity's chain head; return (length, last hash, parties as of now)."""
+    rows = await conn.fetch(_HEAD_AND_PARTIES, commodity_id, list(party_ids))
+    if rows and rows[0]["length"] is None:  # the commodity's first contract
+        await conn.execute(
+            "INSERT INTO contract_chains (commodity_id, last_hash) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            commodity_id,
+            GENESIS_HASH,
+        )
+        rows = await conn.fetch(_HEAD_AND_PARTIES, commodity_id, list(party_ids))
+    parties = {
         row["id"]: Party(
             participant_id=row["id"],
             legal_name=row["legal_name"],
@@ -60,22 +97,7 @@ async def _parties(conn: Conn, ids: set[int]) -> dict[int, Party]:
         )
         for row in rows
     }
-
-
-async def chain_head(conn: Conn, commodity_id: int) -> tuple[int, bytes]:
-    """Lock the commodity's chain head and return (length, last hash)."""
-    await conn.execute(
-        "INSERT INTO contract_chains (commodity_id, last_hash) VALUES ($1, $2)"
-        " ON CONFLICT DO NOTHING",
-        commodity_id,
-        GENESIS_HASH,
-    )
-    row = await conn.fetchrow(
-        "SELECT length, last_hash FROM contract_chains WHERE commodity_id=$1 FOR UPDATE",
-        commodity_id,
-    )
-    assert row is not None
-    return row["length"], bytes(row["last_hash"])
+    return rows[0]["length"], bytes(rows[0]["last_hash"]), parties
 
 
 def build_terms(
@@ -136,10 +158,10 @@ async def issue_contracts(
     """Append one signed contract per trade to the commodity's chain; return them."""
     if not trades:
         return []
-    length, previous = await chain_head(conn, spec.id)
-    parties = await _parties(conn, {t.buyer_id for t in trades} | {t.seller_id for t in trades})
+    length, previous, parties = await _head_and_parties(
+        conn, spec.id, {t.buyer_id for t in trades} | {t.seller_id for t in trades}
+    )
     records: list[tuple[Any, ...]] = []
-    history: list[tuple[Any, ...]] = []
     issued: list[Contract] = []
     for trade in trades:
         length += 1
@@ -162,21 +184,8 @@ async def issue_contracts(
                 terms.signed_at,
             )
         )  # fmt: skip
-        history.append((spec.id, trade.id, None, str(status), None, "signed", terms.signed_at))
         issued.append(contract_from_row(dict(zip(_COLUMNS, records[-1], strict=True))))
         previous = current
-    await conn.copy_records_to_table("contracts", records=records, columns=_COLUMNS)
-    await conn.copy_records_to_table(
-        "contract_history",
-        records=history,
-        columns=(
-            "commodity_id", "contract_id", "from_status", "to_status", "actor_id", "reason", "at",
-        ),
-    )  # fmt: skip
-    await conn.execute(
-        "UPDATE contract_chains SET length=$2, last_hash=$3 WHERE commodity_id=$1",
-        spec.id,
-        length,
-        previous,
-    )
+    columns = [list(column) for column in zip(*records, strict=True)]
+    await conn.execute(_APPEND, spec.id, *columns[1:], length, previous)
     return issued
