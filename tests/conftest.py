@@ -13,9 +13,10 @@ import pytest
 from aiohttp import ClientSession, web
 
 from exchange.app import create_app
-from exchange.appkeys import BOOT
+from exchange.appkeys import BOOT, MARKET
 from exchange.config import Settings
 from exchange.db.embedded import EmbeddedPostgres
+from exchange.market.data import MarketData
 from tests.factories import CONTRACT_KEY, OPERATOR_KEY, Api
 
 # an admin DSN of a server the tests may use instead of an embedded one
@@ -92,13 +93,34 @@ async def start_app(settings: Settings) -> tuple[web.AppRunner, str]:
 
 
 @pytest.fixture(scope="module")
-async def base_url(database_url: str) -> AsyncIterator[str]:
-    """The center running on loopback against the module's database."""
+async def center(database_url: str) -> AsyncIterator[tuple[str, web.Application]]:
+    """The center running on loopback against the module's database: (base URL, app)."""
     runner, url = await start_app(settings_for(database_url))
     try:
-        yield url
+        yield url, runner.app
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+def base_url(center: tuple[str, web.Application]) -> str:
+    return center[0]
+
+
+@pytest.fixture(scope="module")
+def market(center: tuple[str, web.Application]) -> MarketData:
+    """The running center's market information (its `MarketFeed`)."""
+    return center[1][MARKET]
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the module's database, for looking behind the API."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="module")

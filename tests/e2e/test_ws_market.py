@@ -4,51 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
-from exchange.appkeys import MARKET
 from exchange.market.feed import CommittedBatch, LevelUpdate
 from exchange.messages.orders import Fill, Liquidity, Order, OrderStatus, PublicTrade, Side
 from exchange.messages.orders import TimeInForce as Tif
-from tests.conftest import settings_for, start_app
-from tests.e2e.market_support import MarketData, insert_trades, new_commodity, spec_of, traders
+from tests.e2e.market_support import insert_trades, new_commodity, spec_of, traders
 from tests.factories import Api, new_participant
 
 WAIT = 5.0
-
-
-@pytest.fixture(scope="module")
-async def running(database_url: str) -> AsyncIterator[tuple[str, MarketData]]:
-    runner, url = await start_app(settings_for(database_url))
-    try:
-        yield url, runner.app[MARKET]
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture(scope="module")
-def base_url(running):
-    return running[0]
-
-
-@pytest.fixture(scope="module")
-def market(running) -> MarketData:
-    return running[1]
-
-
-@pytest.fixture(scope="module")
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 class Socket:
