@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from exchange import participants as store
 from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
+from exchange.appkeys import MARKET
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.common import Page
 from exchange.messages.participants import (
@@ -104,6 +105,8 @@ async def _set_status(ctx: Context, status: ParticipantStatus) -> Participant:
         participant = await store.set_status(conn, pid, status)
         await ctx.audit(conn, f"participant.{status}", f"participant:{pid}")
     ctx.runtime.auth.forget_all()
+    if status is ParticipantStatus.SUSPENDED:
+        ctx.app[MARKET].hub.shut_out(pid, "PARTICIPANT_SUSPENDED", "the participant is suspended")
     return participant
 
 

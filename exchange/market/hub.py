@@ -141,6 +141,16 @@ class Hub:
             self.clients.discard(client)
             self.metrics.ws_clients.dec()
 
+    def shut_out(self, participant_id: int, code: str, message: str) -> int:
+        """Close every socket of a participant (e.g. suspended), telling it why."""
+        last = encode(ErrorMessage(code=code, message=message))
+        closing = [client for client in self.clients if client.participant_id == participant_id]
+        for client in closing:
+            self._forget(client)
+            client.close(WSCloseCode.POLICY_VIOLATION, code, last)
+            asyncio.get_running_loop().call_later(self.close_grace, _abort, client)
+        return len(closing)
+
     def subscribe(self, client: Client, key: ChannelKey) -> None:
         self.channels.setdefault(key, {})[client] = None
         client.channels.add(key)

@@ -102,3 +102,31 @@ async def test_book_and_user_channels_follow_real_orders(operator: Api, http, ba
     }
     assert all(f["side"] == "sell" for f in user_fills)
     assert not [m for m in bystander_seen if m["type"] == "user"]
+
+
+async def test_suspension_closes_the_participants_sockets(operator: Api, http, base_url):
+    participant, buyer = await new_participant(operator, ["buyer"])
+    _, other = await new_participant(operator, ["buyer"])
+    url = base_url.replace("http", "ws") + "/v1/ws"
+    async with (
+        http.ws_connect(url, headers={"Authorization": f"Bearer {buyer.key}"}) as ws,
+        http.ws_connect(url, headers={"Authorization": f"Bearer {other.key}"}) as other_ws,
+    ):
+        for socket in (ws, other_ws):
+            await socket.send_json({"type": "subscribe", "channels": [{"name": "heartbeat"}]})
+        await operator.post(f"/v1/participants/{participant['id']}/suspend")
+        seen = []
+        async with asyncio.timeout(10):
+            async for message in ws:
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                seen.append(message.json())
+        other_alive = await _receive_until(
+            other_ws, lambda got: any(m["type"] == "heartbeat" for m in got)
+        )
+
+    assert seen[-1] == {
+        "type": "error", "code": "PARTICIPANT_SUSPENDED", "message": "the participant is suspended"
+    }  # fmt: skip
+    assert ws.close_code == 1008
+    assert other_alive
