@@ -13,9 +13,11 @@ from aiohttp.typedefs import Handler
 from exchange.api.endpoint import ENCODER
 from exchange.appkeys import METRICS, PRINCIPAL, REQUEST_ID
 from exchange.errors import ApiError
+from exchange.logs import AccessLog
 from exchange.messages.common import FieldError, Problem
 
 log = structlog.get_logger("exchange.http")
+_ACCESS = AccessLog()  # stateless apart from its logger and encoder
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # aiohttp's own refusals (no route, wrong method, body too large ...) get stable codes too
@@ -97,8 +99,7 @@ async def shell(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _route_name(request)
     request.app[METRICS].observe(request.method, route, response.status, elapsed)
     principal = request.get(PRINCIPAL)
-    log.info(
-        "request",
+    _ACCESS.write(
         request_id=request_id,
         method=request.method,
         route=route,
