@@ -23,6 +23,7 @@ from exchange.units import (
     currency_exponent,
     format_scaled,
     parse_scaled,
+    round_half_up,
 )
 
 _COMMODITY_COLUMNS = """id, code, name, unit, currency, tick_size_minor, lot_size_micro,
@@ -70,8 +71,7 @@ class CommoditySpec:
     def amount_minor(self, ticks: int, lots: int) -> int:
         """price x quantity in minor currency units, rounded half-up to a whole minor unit."""
         exact = ticks * self.tick_size_minor * lots * self.lot_size_micro
-        whole, rest = divmod(exact, 10**QUANTITY_SCALE)
-        return int(whole) + (1 if 2 * rest >= 10**QUANTITY_SCALE else 0)
+        return round_half_up(exact, 10**QUANTITY_SCALE)
 
     def price_ticks(self, text: str) -> int:
         """A decimal price as whole ticks; UnitsError if it is not on the tick."""

@@ -41,6 +41,12 @@ def format_scaled(value: int, scale: int) -> str:
     return f"{sign}{whole}.{fraction:0{scale}d}"
 
 
+def round_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half-up (both non-negative, denominator > 0)."""
+    whole, rest = divmod(numerator, denominator)
+    return whole + (1 if 2 * rest >= denominator else 0)
+
+
 def currency_exponent(currency: str) -> int:
     """Minor-unit digits of a currency the center supports."""
     try:

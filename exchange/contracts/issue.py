@@ -26,7 +26,7 @@ from exchange.db import Conn
 from exchange.messages.contracts import Contract, ContractStatus
 from exchange.orders.projection import TradeRow, ns_to_datetime
 from exchange.reference import CommoditySpec
-from exchange.units import format_scaled
+from exchange.units import format_scaled, round_half_up
 
 _COLUMNS = (
     "commodity_id", "id", "number", "chain_position", "trade_id", "buyer_id", "seller_id",
@@ -39,8 +39,7 @@ PAYMENT_METHOD = "transfer into escrow at the bank the center designates"
 
 def fee_minor(amount_minor: int, rate_bps: int) -> int:
     """The center's fee, rounded half-up to a whole minor unit."""
-    whole, rest = divmod(amount_minor * rate_bps, 10_000)
-    return whole + (1 if 2 * rest >= 10_000 else 0)
+    return round_half_up(amount_minor * rate_bps, 10_000)
 
 
 def contract_number(code: str, position: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from exchange.messages.market import Interval
+from exchange.units import round_half_up
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INTERVALS = {
@@ -12,12 +13,6 @@ INTERVALS = {
     Interval.HOUR: timedelta(hours=1),
     Interval.DAY: timedelta(days=1),
 }
-
-
-def round_half_up(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half-up (both non-negative, denominator > 0)."""
-    whole, rest = divmod(numerator, denominator)
-    return whole + (1 if 2 * rest >= denominator else 0)
 
 
 def vwap_minor(notional_tick_lots: int, volume_lots: int, tick_size_minor: int) -> int:

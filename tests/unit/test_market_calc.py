@@ -4,10 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exchange.market.calc import ceil_time, floor_time, round_half_up, vwap_minor
+from exchange.market.calc import ceil_time, floor_time, vwap_minor
 from exchange.market.feed import LevelUpdate
 from exchange.market.l2 import BookView
 from exchange.messages.orders import Side
+from exchange.units import round_half_up
 
 
 @pytest.mark.parametrize(
