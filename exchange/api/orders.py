@@ -96,16 +96,12 @@ async def place_orders(ctx: Context) -> BatchResults:
 async def list_own_orders(ctx: Context) -> Page[Order]:
     query: OrderQuery = ctx.query
     books = ctx.runtime.books
-    specs = {writer.spec.id: writer.spec for writer in books.running()}
-    commodity_id = None
-    if query.commodity is not None:
-        writer = await books.writer(query.commodity)
-        commodity_id = writer.spec.id if writer is not None else -1
+    commodity_id = await books.filter_id(query.commodity)
     rows = await list_orders(
         ctx.runtime.pool, ctx.caller.participant_id, decode_time_cursor(query.cursor),
         query.limit + 1, query.status, commodity_id, query.side,
     )  # fmt: skip
-    views = [(row, order_from_row(specs[row["commodity_id"]], row)) for row in rows]
+    views = [(row, order_from_row(books.spec_by_id(row["commodity_id"]), row)) for row in rows]
     page = time_page_of(views, query.limit, lambda v: (v[0]["created_at"], v[0]["id"]))
     return Page(data=[view for _, view in page.data], next_cursor=page.next_cursor,
                 has_next=page.has_next)  # fmt: skip

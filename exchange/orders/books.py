@@ -27,6 +27,7 @@ class Books:
         self._snapshot_every = snapshot_every
         self._feed = feed
         self._writers: dict[str, BookWriter] = {}
+        self._by_id: dict[int, BookWriter] = {}
         self._lock = asyncio.Lock()
         self._region_ids: dict[str, int] = {}
         self._region_codes: dict[int, str] = {}
@@ -42,6 +43,7 @@ class Books:
         for writer in list(self._writers.values()):
             await writer.stop()
         self._writers.clear()
+        self._by_id.clear()
 
     async def _start_writer(self, spec: CommoditySpec) -> BookWriter:
         writer = BookWriter(
@@ -54,6 +56,7 @@ class Books:
         )
         await writer.start()
         self._writers[spec.code] = writer
+        self._by_id[spec.id] = writer
         return writer
 
     async def writer(self, code: str) -> BookWriter | None:
@@ -67,8 +70,20 @@ class Books:
             spec = next((s for s in await load_specs(self._pool) if s.code == code), None)
             return None if spec is None else await self._start_writer(spec)
 
-    def running(self) -> list[BookWriter]:
-        return list(self._writers.values())
+    def writer_by_id(self, commodity_id: int) -> BookWriter | None:
+        """The writer of the book with this commodity id, if it runs."""
+        return self._by_id.get(commodity_id)
+
+    def spec_by_id(self, commodity_id: int) -> CommoditySpec:
+        """The settings of a running book's commodity (every stored order or trade has one)."""
+        return self._by_id[commodity_id].spec
+
+    async def filter_id(self, code: str | None) -> int | None:
+        """A commodity filter for a list: None for none, -1 (matches nothing) for no such code."""
+        if code is None:
+            return None
+        writer = await self.writer(code)
+        return writer.spec.id if writer is not None else -1
 
     def refresh(self, spec: CommoditySpec) -> None:
         """A commodity's settings changed (fees, minimum quantity): use them from now on."""

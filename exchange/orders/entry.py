@@ -173,16 +173,16 @@ async def _own_row(pool: asyncpg.Pool, principal: Principal, order_id: int) -> a
     return row
 
 
-async def _writer_of(books: Books, row: asyncpg.Record) -> BookWriter:
-    for writer in books.running():
-        if writer.spec.id == row["commodity_id"]:
-            return writer
-    raise NotFoundError("the order's book is not running", code="UNKNOWN_ORDER")
+def _writer_of(books: Books, row: asyncpg.Record) -> BookWriter:
+    writer = books.writer_by_id(row["commodity_id"])
+    if writer is None:
+        raise NotFoundError("the order's book is not running", code="UNKNOWN_ORDER")
+    return writer
 
 
 async def get_order(books: Books, pool: asyncpg.Pool, principal: Principal, order_id: int) -> Order:
     row = await _own_row(pool, principal, order_id)
-    return order_from_row((await _writer_of(books, row)).spec, row)
+    return order_from_row(_writer_of(books, row).spec, row)
 
 
 def _closed(order_id: int, status: str) -> ConflictError:
@@ -204,7 +204,7 @@ async def cancel(books: Books, pool: asyncpg.Pool, principal: Principal, order_i
     row = await _own_row(pool, principal, order_id)
     if row["status"] in _CLOSED:
         raise _closed(order_id, row["status"])
-    writer = await _writer_of(books, row)
+    writer = _writer_of(books, row)
     command = EngineCancel(
         sequence=_ZERO_SEQ,
         timestamp=_ZERO_TS,
@@ -221,7 +221,7 @@ async def amend(
     row = await _own_row(pool, principal, order_id)
     if row["status"] in _CLOSED:
         raise _closed(order_id, row["status"])
-    writer = await _writer_of(books, row)
+    writer = _writer_of(books, row)
     price = _ticks(writer, body.price) if body.price is not None else None
     quantity = _lots(writer, body.quantity, "quantity") if body.quantity is not None else None
     command = EngineAmend(

@@ -39,11 +39,7 @@ async def list_fills(
     pool: asyncpg.Pool, books: Books, participant_id: int, query: FillQuery
 ) -> Page[Fill]:
     """Newest first; a participant that traded with itself is impossible (self-trade rules)."""
-    specs = {writer.spec.id: writer.spec for writer in books.running()}
-    commodity_id = None
-    if query.commodity is not None:
-        writer = await books.writer(query.commodity)
-        commodity_id = writer.spec.id if writer is not None else -1
+    commodity_id = await books.filter_id(query.commodity)
     before = decode_time_cursor(query.cursor)
     before_at, before_id = before if before else (datetime.max.replace(tzinfo=UTC), 0)
     rows = await pool.fetch(
@@ -51,7 +47,7 @@ async def list_fills(
     )
     fills = []
     for row in rows:
-        spec = specs[row["commodity_id"]]
+        spec = books.spec_by_id(row["commodity_id"])
         side = Side(row["side"])
         fills.append(
             (row, Fill(
