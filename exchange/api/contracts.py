@@ -27,6 +27,7 @@ from exchange.messages.contracts import (
     VerificationProblem,
 )
 from exchange.messages.participants import Role
+from exchange.orders.projection import commodity_of
 
 routes = Routes("contracts")
 OPERATOR = [Role.OPERATOR]
@@ -63,7 +64,7 @@ async def list_contracts(ctx: Context) -> Page[Contract]:
                     (SELECT id FROM commodities WHERE code = $4))
                AND (c.signed_at, c.id) < (
                     coalesce((SELECT signed_at FROM contracts
-                              WHERE commodity_id = $5::bigint >> 40 AND id = $5), 'infinity'),
+                              WHERE commodity_id = $7 AND id = $5), 'infinity'),
                     coalesce($5, 9223372036854775807))
              ORDER BY c.signed_at DESC, c.id DESC LIMIT $6""",
         everyone,
@@ -72,6 +73,7 @@ async def list_contracts(ctx: Context) -> Page[Contract]:
         query.commodity,
         before,
         query.limit + 1,
+        commodity_of(before) if before is not None else None,
     )
     return page_of([contract_from_row(row) for row in rows], query.limit, lambda c: c.id)
 

@@ -10,6 +10,7 @@ from exchange.contracts.views import CONTRACT_COLUMNS, contract_from_row
 from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.contracts import Contract, ContractStatus, HistoryEntry
+from exchange.orders.projection import commodity_of
 
 S = ContractStatus
 TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {
@@ -37,7 +38,7 @@ async def fetch_contract(conn: Queryable, contract_id: int) -> asyncpg.Record | 
         return None
     return await conn.fetchrow(
         f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE commodity_id=$1 AND id=$2",
-        contract_id >> 40,
+        commodity_of(contract_id),
         contract_id,
     )
 
@@ -55,7 +56,7 @@ async def transition(
     """
     row = await conn.fetchrow(
         f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE commodity_id=$1 AND id=$2 FOR UPDATE",
-        contract_id >> 40,
+        commodity_of(contract_id),
         contract_id,
     )
     if row is None:
@@ -101,7 +102,7 @@ async def history(conn: Queryable, contract_id: int) -> list[HistoryEntry]:
     rows = await conn.fetch(
         "SELECT from_status, to_status, actor_id, reason, at FROM contract_history"
         " WHERE commodity_id=$1 AND contract_id=$2 ORDER BY id",
-        contract_id >> 40,
+        commodity_of(contract_id),
         contract_id,
     )
     return [

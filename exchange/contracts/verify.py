@@ -10,6 +10,7 @@ from exchange.contracts.issue import contract_number
 from exchange.contracts.signing import verify as verify_signature
 from exchange.contracts.terms import GENESIS_HASH, digest, parse
 from exchange.db import Queryable
+from exchange.orders.projection import commodity_of
 from exchange.units import currency_exponent, parse_scaled
 
 
@@ -152,7 +153,7 @@ async def _empty_chains(conn: asyncpg.Connection) -> list[Finding]:
 async def verify_one(conn: Queryable, contract_id: int) -> tuple[asyncpg.Record, list[Finding]]:
     """One contract: its own checks and its link to the contract before it."""
     row = await conn.fetchrow(
-        _SELECT + " WHERE c.commodity_id=$1 AND c.id=$2", contract_id >> 40, contract_id
+        _SELECT + " WHERE c.commodity_id=$1 AND c.id=$2", commodity_of(contract_id), contract_id
     )
     assert row is not None
     keys = await public_keys(conn)

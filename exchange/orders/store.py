@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from exchange.db import Conn, Queryable
-from exchange.orders.projection import Change, NewOrder, TradeRow, ns_to_datetime
+from exchange.orders.projection import Change, NewOrder, TradeRow, commodity_of, ns_to_datetime
 
 ORDER_COLUMNS = """commodity_id, id, participant_id, client_order_id, side, price_ticks,
     quantity_lots, open_lots, filled_lots, time_in_force, min_fill_lots, expires_at,
@@ -214,7 +214,7 @@ async def max_order_id(conn: Queryable, commodity_id: int) -> int | None:
 async def fetch_order(conn: Queryable, order_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE commodity_id=$1 AND id=$2",
-        order_id >> 40,
+        commodity_of(order_id),
         order_id,
     )
 
