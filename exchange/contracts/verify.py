@@ -27,7 +27,7 @@ def _record_matches_terms(row: asyncpg.Record) -> list[str]:
         terms = parse(bytes(row["terms"]))
     except ValueError:
         return ["the stored terms cannot be read"]
-    scale = currency_exponent(row["currency"]) if row["currency"] else 2
+    scale = currency_exponent(row["currency"])
     expected = {
         "number": terms.number,
         "chain_position": terms.chain_position,

@@ -34,6 +34,7 @@ from matching import (
     PlaceOrder,
     ResumeBook,
 )
+from matching.snapshot import snapshot
 from matching.types import CommodityId, Sequence, Timestamp
 
 log = structlog.get_logger("exchange.orders")
@@ -300,8 +301,6 @@ class BookWriter:
         self._feed.committed(spec, published)
 
     async def _snapshot(self) -> None:
-        from matching.snapshot import snapshot
-
         state = snapshot(self.book)
         sequence = self.sequence
         try:
