@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -41,6 +41,7 @@ log = structlog.get_logger("exchange.orders")
 
 MAX_BATCH = 2000
 _ENCODER = msgspec.msgpack.Encoder()
+CommandT = TypeVar("CommandT", bound=Command)
 
 
 @dataclass(slots=True)
@@ -206,7 +207,7 @@ class BookWriter:
             self._next_local = loaded.next_local
             return
 
-    def _stamp(self, command: Command, order_id: int = 0) -> Command:
+    def _stamp(self, command: CommandT, order_id: int = 0) -> CommandT:
         self.sequence += 1
         self._last_ns = max(time.time_ns(), self._last_ns)
         if order_id:
@@ -224,14 +225,16 @@ class BookWriter:
             events: list[Event] = []
             journal: list[tuple[int, bytes]] = []
             for sub in subs:
+                command: Command
                 if isinstance(sub.command, PlaceOrder):
                     if sub.order_id not in claimed:
                         batch.outcomes.append((sub, Duplicate()))
                         continue
-                    command = self._stamp(sub.command, sub.order_id)
+                    placed = self._stamp(sub.command, sub.order_id)
                     projection.add_order(
-                        NewOrder(command, sub.participant_id, sub.client_order_id, sub.region_code)  # type: ignore[arg-type]
+                        NewOrder(placed, sub.participant_id, sub.client_order_id, sub.region_code)
                     )
+                    command = placed
                 else:
                     command = self._stamp(sub.command)
                 batch.commands.append((sub, command))
