@@ -25,6 +25,8 @@ from typing import Any
 
 import aiohttp
 
+from exchange.db.embedded import EmbeddedPostgres
+
 OPERATOR_KEY = "tck_bench-operator-key-0123456789abcdef"
 REGION = "BENCH-1"
 STARTUP_LIMIT = 120.0
@@ -69,10 +71,7 @@ def cpu_seconds(pid: int) -> float:
 
 def postmaster_pid(data_dir: Path) -> int | None:
     """The embedded PostgreSQL's server process, if it runs."""
-    try:
-        return int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
-        return None
+    return EmbeddedPostgres(data_dir).server_pid()
 
 
 @contextlib.contextmanager

@@ -32,6 +32,8 @@ from typing import Any
 import aiohttp
 from _support import Api, Center, scratch_folder, set_up_market
 
+from exchange.db.embedded import EmbeddedPostgres
+
 COMMODITY = "BENCH-1"
 MID_TICKS = 2000  # 1000.00 at a tick of 0.50
 
@@ -119,14 +121,7 @@ async def _start(folder: Path, http: aiohttp.ClientSession, log_level: str) -> t
 
 
 def _postgres_running(folder: Path) -> bool:
-    pid_file = folder / "pg" / "postmaster.pid"
-    if not pid_file.exists():
-        return False
-    try:
-        Path(f"/proc/{int(pid_file.read_text().split()[0])}").stat()
-    except (FileNotFoundError, ValueError, IndexError):
-        return False
-    return True
+    return EmbeddedPostgres(folder).server_pid() is not None
 
 
 async def run(args: argparse.Namespace, folder: Path, http: aiohttp.ClientSession) -> str:

@@ -46,7 +46,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -130,7 +131,7 @@ class EmbeddedPostgres:
         if len(lines) < 5 or not lines[0].strip().isdigit():
             return None
         pid = int(lines[0])
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return None
         return pid, int(lines[3]), lines[4].strip()
 
@@ -195,5 +196,5 @@ class EmbeddedPostgres:
             log.warning("pg_ctl stop failed; signalling the postmaster directly")
             os.kill(running[0], signal.SIGQUIT)
         deadline = time.monotonic() + 30
-        while _pid_alive(running[0]) and time.monotonic() < deadline:
+        while pid_alive(running[0]) and time.monotonic() < deadline:
             time.sleep(0.05)

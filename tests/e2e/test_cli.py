@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -11,22 +10,10 @@ from pathlib import Path
 
 import aiohttp
 
+from exchange.db.embedded import EmbeddedPostgres, pid_alive
 from tests.factories import OPERATOR_KEY, participant_body
 from tests.process import Center
 from tests.process import env_without_database as _env
-
-
-def _postmaster_pid(data_dir: Path) -> int | None:
-    pid_file = data_dir / "pg" / "postmaster.pid"
-    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def _create_participant(http: aiohttp.ClientSession, base: str) -> dict:
@@ -51,7 +38,7 @@ async def test_serve_on_embedded_postgres_stops_it_and_keeps_data(tmp_path, http
         alive_after = await first.wait_healthy(http, "/healthz")
         await first.wait_healthy(http, "/readyz")
         created = await _create_participant(http, first.base)
-        pg_pid = _postmaster_pid(tmp_path / ".exchange")
+        pg_pid = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
     finally:
         first_exit = first.stop(signal.SIGTERM)
 
@@ -59,18 +46,18 @@ async def test_serve_on_embedded_postgres_stops_it_and_keeps_data(tmp_path, http
     try:
         await second.wait_healthy(http)
         found = await _participant_ids(http, second.base)
-        second_pg_pid = _postmaster_pid(tmp_path / ".exchange")
+        second_pg_pid = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
     finally:
         second_exit = second.stop(signal.SIGINT)
 
     assert alive_after < 20
     assert first_exit == 0
     assert pg_pid is not None
-    assert not _alive(pg_pid)
+    assert not pid_alive(pg_pid)
     assert created["id"] in found
     assert second_exit == 0
     assert second_pg_pid is not None
-    assert not _alive(second_pg_pid)
+    assert not pid_alive(second_pg_pid)
 
 
 async def test_serve_with_database_url_starts_nothing_embedded(tmp_path, http, database_url):

@@ -1,17 +1,8 @@
 import asyncio
-import os
 
 import asyncpg
 
-from exchange.db.embedded import EmbeddedPostgres
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from exchange.db.embedded import EmbeddedPostgres, pid_alive
 
 
 async def test_data_survives_a_restart_and_stop_leaves_no_server(tmp_path):
@@ -23,7 +14,7 @@ async def test_data_survives_a_restart_and_stop_leaves_no_server(tmp_path):
     await conn.close()
     await asyncio.to_thread(server.stop)
 
-    stopped_cleanly = first_pid is not None and not _alive(first_pid)
+    stopped_cleanly = first_pid is not None and not pid_alive(first_pid)
     dsn = await asyncio.to_thread(server.start)
     second_pid = server.server_pid()
     try:
@@ -37,5 +28,5 @@ async def test_data_survives_a_restart_and_stop_leaves_no_server(tmp_path):
     assert kept == 42
     assert (tmp_path / "pg" / "PG_VERSION").exists()
     assert second_pid is not None
-    assert not _alive(second_pid)
+    assert not pid_alive(second_pid)
     assert server.server_pid() is None
