@@ -13,7 +13,6 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,18 +24,12 @@ from typing import Any
 
 import aiohttp
 
-from exchange.db.embedded import EmbeddedPostgres
+from exchange.db.embedded import EmbeddedPostgres, free_port
 
 OPERATOR_KEY = "tck_bench-operator-key-0123456789abcdef"
 REGION = "BENCH-1"
 STARTUP_LIMIT = 120.0
 _numbers = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:

@@ -40,7 +40,8 @@ class EmbeddedPostgresError(Exception):
     """The embedded server could not be initialised, started or stopped."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -148,7 +149,7 @@ class EmbeddedPostgres:
             )  # fmt: skip
         running = self._postmaster()
         if running is None:
-            port = _free_port()
+            port = free_port()
             socket_dir = self._socket_dir()
             options = f"{_SERVER_OPTIONS} -p {port} -k {socket_dir}"
             self._run(
