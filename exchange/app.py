@@ -18,6 +18,7 @@ from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
 from exchange.appkeys import (
     BOOT,
+    DB_HEALTH,
     LIFECYCLE,
     LIMITER,
     MARKET,
@@ -33,6 +34,7 @@ from exchange.config import Settings
 from exchange.contracts.signing import load_signing_key, register
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
+from exchange.db.health import DatabaseHealth
 from exchange.db.migrate import migrate
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
@@ -42,6 +44,8 @@ from exchange.ratelimit import RateLimiter
 
 log = structlog.get_logger("exchange.app")
 _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
+CONNECT_TIMEOUT = 5.0  # seconds for one connection attempt: a hung server must not hang us
+POOL_CLOSE_TIMEOUT = 3.0  # then connections still in use are terminated
 
 
 def all_endpoints() -> list[Endpoint]:
@@ -68,11 +72,23 @@ async def _connect(dsn: str, size: int) -> asyncpg.Pool:
     delay = 0.2
     while True:
         try:
-            return await asyncpg.create_pool(dsn, min_size=min(2, size), max_size=size)
+            return await asyncpg.create_pool(
+                dsn, min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("database not reachable yet", error=str(exc), retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def _close(pool: asyncpg.Pool) -> None:
+    """Close the pool in bounded time, even with the database away or a query stuck."""
+    try:
+        async with asyncio.timeout(POOL_CLOSE_TIMEOUT):
+            await pool.close()
+    except TimeoutError:
+        log.warning("database connections did not close in time; terminating them")
+        pool.terminate()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -90,9 +106,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                 await _prepare_database(conn, settings)
             app[RUNTIME].pool = pool
             app[RUNTIME].auth = Authenticator(pool)
+            app[DB_HEALTH].watch(pool)
             yield
         finally:
-            await pool.close()
+            await app[DB_HEALTH].close()
+            await _close(pool)
     finally:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
@@ -147,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app[LIFECYCLE] = Lifecycle()
+    app[DB_HEALTH] = DatabaseHealth()
     app[RUNTIME] = Runtime()
     install_market_data(app)
     app.cleanup_ctx.append(_lifespan)

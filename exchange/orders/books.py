@@ -40,8 +40,8 @@ class Books:
         log.info("books loaded", books=len(self._writers))
 
     async def stop(self) -> None:
-        for writer in list(self._writers.values()):
-            await writer.stop()
+        """Stop every writer, side by side: each is bounded, so this is too."""
+        await asyncio.gather(*(writer.stop() for writer in self._writers.values()))
         self._writers.clear()
         self._by_id.clear()
 
@@ -69,6 +69,10 @@ class Books:
                 return self._writers[code]
             spec = next((s for s in await load_specs(self._pool) if s.code == code), None)
             return None if spec is None else await self._start_writer(spec)
+
+    def waiting_for_database(self) -> list[str]:
+        """Codes of the books that wait for the database to return before taking commands."""
+        return [code for code, writer in self._writers.items() if not writer.available]
 
     def writer_by_id(self, commodity_id: int) -> BookWriter | None:
         """The writer of the book with this commodity id, if it runs."""

@@ -15,12 +15,14 @@ import structlog
 
 from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
-from exchange.errors import UnavailableError
+from exchange.db.health import database_unavailable
+from exchange.errors import ApiError, DatabaseUnavailableError, UnavailableError
 from exchange.market.feed import CommittedBatch, MarketFeed
+from exchange.messages.contracts import Contract
 from exchange.messages.orders import Order
 from exchange.orders import store
 from exchange.orders.projection import NewOrder, Projection, global_id
-from exchange.orders.recovery import load_book, new_book
+from exchange.orders.recovery import LoadedBook, load_book, new_book
 from exchange.orders.views import fills_of, order_from_new, order_from_row, public_trade
 from exchange.reference import CommoditySpec
 from matching import (
@@ -40,6 +42,8 @@ from matching.types import CommodityId, Sequence, Timestamp
 log = structlog.get_logger("exchange.orders")
 
 MAX_BATCH = 2000
+STOP_GRACE = 2.0  # seconds a stopping writer gives its queue (in-flight requests are done)
+SNAPSHOT_TIMEOUT = 10.0
 _ENCODER = msgspec.msgpack.Encoder()
 CommandT = TypeVar("CommandT", bound=Command)
 
@@ -88,6 +92,20 @@ class _Batch:
     outcomes: list[tuple[Submission, Outcome]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Committed:
+    """A batch that is durable, waiting to be answered and published."""
+
+    batch: _Batch
+    projection: Projection
+    changed_rows: list[asyncpg.Record]
+    contracts: list[Contract]
+
+
+def _not_committed() -> ApiError:
+    return ApiError("the command could not be committed and was not applied")
+
+
 class BookWriter:
     """Owns one commodity's book; the only task that changes it or its journal."""
 
@@ -113,13 +131,20 @@ class BookWriter:
         self._next_local = 1
         self._last_ns = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._settled = True  # no batch half-applied to the in-memory book
+        self.available = True  # False while the database is away: submissions get 503
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Rebuild the book from the latest snapshot plus the journal, then start writing."""
         async with self._pool.acquire() as conn:
-            loaded = await load_book(conn, self.spec)
+            self._adopt(await load_book(conn, self.spec))
+        self._task = asyncio.create_task(self._run(), name=f"book-writer-{self.spec.code}")
+
+    def _adopt(self, loaded: LoadedBook) -> None:
+        """Take a book rebuilt from the database, and tell market information."""
         self.book = loaded.book
         self.sequence = loaded.sequence
         self._snapshot_sequence = loaded.snapshot_sequence
@@ -131,26 +156,41 @@ class BookWriter:
             [(level.price, level.quantity) for level in depth.bids],
             [(level.price, level.quantity) for level in depth.asks],
         )
-        self._task = asyncio.create_task(self._run(), name=f"book-writer-{self.spec.code}")
 
-    async def stop(self) -> None:
-        """Finish what is queued, stop, and leave a snapshot so the next start is quick."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Finish what is queued (for at most `grace` seconds), stop, and leave a snapshot so
+        the next start is quick; bounded even while the database is away."""
         if self._task is None:
             return
-        await self._queue.join()
+        self._stopping = True
+        try:
+            async with asyncio.timeout(grace):
+                await self._queue.join()
+        except TimeoutError:
+            log.warning("book writer stopping with commands unfinished", commodity=self.spec.code)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        if self.sequence > self._snapshot_sequence:
-            await self._snapshot()
+        self._fail_queued(
+            lambda: UnavailableError("the center is stopping", code="BOOK_UNAVAILABLE")
+        )
+        # a book cut off mid-batch holds uncommitted effects: never snapshot that
+        if self._settled and self.available and self.sequence > self._snapshot_sequence:
+            try:
+                async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                    await self._snapshot()
+            except TimeoutError:
+                log.warning("no snapshot at stop: the database is slow", commodity=self.spec.code)
 
     # -- submitting -----------------------------------------------------------------------
 
     async def submit(self, submission: Submission) -> Outcome:
         """Queue a command and wait until its batch is committed."""
-        if self._task is None:
+        if self._task is None or self._stopping:
             raise UnavailableError("the book is not running", code="BOOK_UNAVAILABLE")
+        if not self.available:
+            raise DatabaseUnavailableError()
         submission.future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(submission)
         return await submission.future
@@ -177,34 +217,87 @@ class BookWriter:
             batch = [await self._next()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._settled = False
             try:
-                await self._process(batch)
-            except Exception as exc:
-                log.exception("batch failed; rebuilding the book", commodity=self.spec.code)
-                for sub in batch:
-                    if sub.future is not None and not sub.future.done():
-                        sub.future.set_exception(
-                            UnavailableError(f"not committed: {type(exc).__name__}")
-                        )
-                await self._rebuild()
+                await self._commit(batch)
             finally:
                 for sub in batch:
                     if sub.queued:
                         self._queue.task_done()
+            self._settled = True
             if self.sequence - self._snapshot_sequence >= self._snapshot_every:
                 await self._snapshot()
 
+    async def _commit(self, subs: list[Submission]) -> None:
+        """Commit a batch; if it fails for any reason but the database being away, commit
+        its commands one at a time so that only a faulty one fails."""
+        try:
+            done = await self._process(subs)
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("database unavailable; batch not committed", error=repr(exc))
+                self.available = False
+                self._fail(subs, DatabaseUnavailableError)
+                self._fail_queued(DatabaseUnavailableError)
+                await self._rebuild()
+                return
+            log.exception("batch failed; retrying its commands one by one", batch=len(subs))
+            await self._rebuild()
+            await self._one_by_one(subs)
+            return
+        self._publish(done)
+
+    async def _one_by_one(self, subs: list[Submission]) -> None:
+        for index, sub in enumerate(subs):
+            try:
+                done = await self._process([sub])
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._fail(subs[index:], DatabaseUnavailableError)
+                    await self._rebuild()
+                    return
+                # the database refused this command alone: a bug to fix, not the others' fault
+                log.exception("command not committed", command=type(sub.command).__name__)
+                self._fail([sub], _not_committed)
+                await self._rebuild()
+                continue
+            self._publish(done)
+
+    def _fail(self, subs: list[Submission], error: Callable[[], Exception]) -> None:
+        for sub in subs:
+            if sub.future is not None and not sub.future.done():
+                sub.future.set_exception(error())
+
+    def _fail_queued(self, error: Callable[[], Exception]) -> None:
+        """Answer everything waiting in the queue with `error` instead of keeping it."""
+        while not self._queue.empty():
+            sub = self._queue.get_nowait()
+            self._fail([sub], error)
+            self._queue.task_done()
+
     async def _rebuild(self) -> None:
+        """Reload the book from the database; while the database is away, refuse new
+        submissions with 503 and try again until it returns (cancellable at any time)."""
+        delay = 0.1
         while True:
             try:
                 async with self._pool.acquire() as conn:
                     loaded = await load_book(conn, self.spec)
-            except (OSError, asyncpg.PostgresError):
-                await asyncio.sleep(0.5)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    if self.available:
+                        log.warning("book waits for the database", commodity=self.spec.code)
+                    self.available = False
+                    self._fail_queued(DatabaseUnavailableError)
+                else:
+                    log.exception("book rebuild failed", commodity=self.spec.code)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
                 continue
-            self.book = loaded.book
-            self.sequence = loaded.sequence
-            self._next_local = loaded.next_local
+            self._adopt(loaded)
+            if not self.available:
+                log.info("book rebuilt; taking commands again", commodity=self.spec.code)
+            self.available = True
             return
 
     def _stamp(self, command: CommandT, order_id: int = 0) -> CommandT:
@@ -216,7 +309,7 @@ class BookWriter:
             )
         return msgspec.structs.replace(command, sequence=self.sequence, timestamp=self._last_ns)
 
-    async def _process(self, subs: list[Submission]) -> None:
+    async def _process(self, subs: list[Submission]) -> _Committed:
         batch = _Batch(subs)
         codes = self._region_codes()
         projection = Projection(self.spec.id, codes)
@@ -249,9 +342,16 @@ class BookWriter:
             )  # fmt: skip
             contracts = await issue_contracts(conn, self.spec, projection.trades, self._signer)
             await self._book_status(conn, batch)
-        self._answer(batch, projection, changed_rows)
-        for contract in contracts:
-            self._feed.contract_changed("created", contract)
+        return _Committed(batch, projection, changed_rows, contracts)
+
+    def _publish(self, done: _Committed) -> None:
+        try:
+            self._answer(done.batch, done.projection, done.changed_rows)
+            for contract in done.contracts:
+                self._feed.contract_changed("created", contract)
+        except Exception:  # committed already: answer 500, never commit it again
+            log.exception("answering a committed batch failed", commodity=self.spec.code)
+            self._fail(done.batch.subs, _not_committed)
 
     async def _claim(self, conn: Any, batch: _Batch) -> set[int]:
         claims: list[tuple[int, str, int, bytes]] = []
