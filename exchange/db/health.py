@@ -31,13 +31,27 @@ def _raised_in_asyncpg(tb: TracebackType | None) -> bool:
     return False
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database cannot be reached (refused, reset, shutting down,
-    starting up, connection dropped), as opposed to a query the database refused."""
+def _server_away(exc: BaseException) -> bool:
     if isinstance(exc, _SERVER_AWAY):
         return True
     # a socket error (refused, reset, no socket file, connect timeout) on the way to the server
     return isinstance(exc, OSError) and _raised_in_asyncpg(exc.__traceback__)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached (refused, reset, shutting down,
+    starting up, connection dropped), as opposed to a query the database refused.
+
+    The cause counts too: a lost connection often surfaces as the error of what ran next
+    (leaving a transaction on a closed connection raises InterfaceError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if _server_away(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class DatabaseHealth:

@@ -164,7 +164,7 @@ class BookWriter:
             return
         self._stopping = True
         try:
-            async with asyncio.timeout(grace):
+            async with asyncio.timeout(grace if self.available else 0):
                 await self._queue.join()
         except TimeoutError:
             log.warning("book writer stopping with commands unfinished", commodity=self.spec.code)
@@ -184,6 +184,11 @@ class BookWriter:
                 log.warning("no snapshot at stop: the database is slow", commodity=self.spec.code)
 
     # -- submitting -----------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Submissions waiting for the next batch."""
+        return self._queue.qsize()
 
     async def submit(self, submission: Submission) -> Outcome:
         """Queue a command and wait until its batch is committed."""
@@ -236,32 +241,40 @@ class BookWriter:
         except Exception as exc:
             if database_unavailable(exc):
                 log.warning("database unavailable; batch not committed", error=repr(exc))
-                self.available = False
-                self._fail(subs, DatabaseUnavailableError)
-                self._fail_queued(DatabaseUnavailableError)
+                self._wait_for_database(subs)
                 await self._rebuild()
                 return
             log.exception("batch failed; retrying its commands one by one", batch=len(subs))
-            await self._rebuild()
+            await self._rebuild(subs)
             await self._one_by_one(subs)
             return
         self._publish(done)
 
     async def _one_by_one(self, subs: list[Submission]) -> None:
         for index, sub in enumerate(subs):
+            if sub.future is not None and sub.future.done():
+                continue  # answered 503 while the rebuild waited for the database
             try:
                 done = await self._process([sub])
             except Exception as exc:
                 if database_unavailable(exc):
-                    self._fail(subs[index:], DatabaseUnavailableError)
+                    self._wait_for_database(subs[index:])
                     await self._rebuild()
                     return
                 # the database refused this command alone: a bug to fix, not the others' fault
                 log.exception("command not committed", command=type(sub.command).__name__)
                 self._fail([sub], _not_committed)
-                await self._rebuild()
+                await self._rebuild(subs[index + 1 :])
                 continue
             self._publish(done)
+
+    def _wait_for_database(self, subs: list[Submission]) -> None:
+        """The database is away: answer these and everything queued 503, take no more."""
+        if self.available:
+            log.warning("book waits for the database", commodity=self.spec.code)
+        self.available = False
+        self._fail(subs, DatabaseUnavailableError)
+        self._fail_queued(DatabaseUnavailableError)
 
     def _fail(self, subs: list[Submission], error: Callable[[], Exception]) -> None:
         for sub in subs:
@@ -275,9 +288,9 @@ class BookWriter:
             self._fail([sub], error)
             self._queue.task_done()
 
-    async def _rebuild(self) -> None:
-        """Reload the book from the database; while the database is away, refuse new
-        submissions with 503 and try again until it returns (cancellable at any time)."""
+    async def _rebuild(self, waiting: list[Submission] | None = None) -> None:
+        """Reload the book from the database. While the database is away, answer `waiting`
+        and new submissions 503 and try again until it returns (cancellable at any time)."""
         delay = 0.1
         while True:
             try:
@@ -285,10 +298,7 @@ class BookWriter:
                     loaded = await load_book(conn, self.spec)
             except Exception as exc:
                 if database_unavailable(exc):
-                    if self.available:
-                        log.warning("book waits for the database", commodity=self.spec.code)
-                    self.available = False
-                    self._fail_queued(DatabaseUnavailableError)
+                    self._wait_for_database(waiting or [])
                 else:
                     log.exception("book rebuild failed", commodity=self.spec.code)
                 await asyncio.sleep(delay)
