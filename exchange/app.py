@@ -154,8 +154,20 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
         await stages.aclose()
 
 
+def _cut(lifecycle: Lifecycle) -> None:
+    if lifecycle.in_flight:
+        log.warning(
+            "shutdown timeout: cutting requests in flight", requests=len(lifecycle.in_flight)
+        )
+    for task in list(lifecycle.in_flight):
+        task.cancel()
+
+
 async def _drain(app: web.Application) -> None:
+    """Shutdown begins: no new traffic wanted; in-flight requests get the shutdown timeout
+    (aiohttp alone would wait for them up to twice that before it cancels them)."""
     app[LIFECYCLE].draining = True
+    asyncio.get_running_loop().call_later(app[SETTINGS].shutdown_timeout, _cut, app[LIFECYCLE])
 
 
 def create_app(settings: Settings) -> web.Application:

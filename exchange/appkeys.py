@@ -25,6 +25,8 @@ class Lifecycle:
     started: bool = False
     draining: bool = False
     checks: dict[str, str] = field(default_factory=dict)
+    # the tasks running a request now: cut once the shutdown timeout has passed
+    in_flight: set[asyncio.Task[object]] = field(default_factory=set)
 
 
 class Runtime:

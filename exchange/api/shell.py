@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -11,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from exchange.api.endpoint import ENCODER
-from exchange.appkeys import DB_HEALTH, METRICS, PRINCIPAL, REQUEST_ID
+from exchange.appkeys import DB_HEALTH, LIFECYCLE, METRICS, PRINCIPAL, REQUEST_ID
 from exchange.db.health import database_unavailable
 from exchange.errors import ApiError, DatabaseUnavailableError
 from exchange.logs import AccessLog
@@ -101,7 +102,14 @@ async def shell(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
-    response = await _answer(request, handler, request_id)
+    task = asyncio.current_task()
+    in_flight = request.app[LIFECYCLE].in_flight
+    if task is not None:
+        in_flight.add(task)
+    try:
+        response = await _answer(request, handler, request_id)
+    finally:
+        in_flight.discard(task)
     elapsed = time.perf_counter() - started
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id
