@@ -26,9 +26,12 @@ def test_every_variable_is_read():
         "EXCHANGE_SHUTDOWN_TIMEOUT": "2.5",
         "EXCHANGE_RATE_LIMIT_PER_SECOND": "50",
         "EXCHANGE_RATE_LIMIT_BURST": "100",
+        "EXCHANGE_SNAPSHOT_EVERY": "500",
+        "EXCHANGE_CONTRACT_SIGNING_KEY": "c2lnbmluZyBrZXk=",
     }
 
     settings = load_settings(env)
+    defaults = Settings()
 
     assert settings == Settings(
         database_url="postgresql://u@db:5432/x",
@@ -41,7 +44,15 @@ def test_every_variable_is_read():
         shutdown_timeout=2.5,
         rate_limit_per_second=50,
         rate_limit_burst=100,
+        snapshot_every=500,
+        contract_signing_key="c2lnbmluZyBrZXk=",
     )
+    # every setting was read from its variable: none kept its default
+    assert [
+        name
+        for name in Settings.__struct_fields__
+        if getattr(settings, name) == getattr(defaults, name)
+    ] == []
 
 
 @pytest.mark.parametrize(
