@@ -199,6 +199,9 @@ async def test_database_restart_under_load(tmp_path, http, server):
         load = Load(api, code)
         clients = [asyncio.create_task(load.client()) for _ in range(CLIENTS)]
         await load.until_acked(100)
+        ws = await http.ws_connect(
+            center.base + "/v1/ws", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
+        )
 
         await server.kill()
         await until(lambda: load.statuses[503] > 0, "no 503 while the database is away")
@@ -208,9 +211,17 @@ async def test_database_restart_under_load(tmp_path, http, server):
         async with http.get(center.base + "/healthz") as reply:
             alive = reply.status
         acked_before_return = len(load.acked)
+        # a subscription that needs the database: an error message, the socket stays open
+        await ws.send_json(
+            {"type": "subscribe", "channels": [{"name": "book", "commodity": "X-1"}]}
+        )
+        ws_down = await ws.receive_json(timeout=10)
 
         await server.start()
         await until_ready(http, center.base, 200)
+        await ws.send_json({"type": "subscribe", "channels": [{"name": "book", "commodity": code}]})
+        ws_after = await ws.receive_json(timeout=10)
+        await ws.close()
         await load.until_acked(acked_before_return + 100)
         load.stop.set()
         await asyncio.wait_for(asyncio.gather(*clients), DEADLINE)
@@ -222,6 +233,8 @@ async def test_database_restart_under_load(tmp_path, http, server):
         assert (name, status, problem, retry_after) == (name, 503, "UNAVAILABLE", "1")
         assert content_type.startswith("application/problem+json"), name
     assert alive == 200
+    assert (ws_down["type"], ws_down["code"]) == ("error", "UNAVAILABLE")
+    assert ws_after["type"] == "subscribed"
     assert set(load.statuses) <= {200, 201, 503}, load.statuses  # never a 500
     assert load.statuses[503] > 0
     assert load.retried, "no order was answered 503 and retried"
