@@ -80,6 +80,7 @@ class Load:
     retried: set[str] = field(default_factory=set)  # answered 503 at least once
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     numbers: itertools.count[int] = field(default_factory=itertools.count)
+    failure: BaseException | None = None  # what stopped a client early
 
     def body(self, n: int) -> tuple[str, dict[str, str]]:
         side = "buy" if n % 2 else "sell"
@@ -90,6 +91,13 @@ class Load:
         }  # fmt: skip
 
     async def client(self) -> None:
+        try:
+            await self._place_until_stopped()
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+    async def _place_until_stopped(self) -> None:
         while not self.stop.is_set():
             role, body = self.body(next(self.numbers))
             while True:  # until acknowledged: a 503 is retried with the same body
@@ -103,8 +111,15 @@ class Load:
                 self.retried.add(body["client_order_id"])
                 await asyncio.sleep(0.02)  # pacing the retries, not waiting for anything
 
+    def check(self) -> None:
+        assert self.failure is None, f"a client failed: {self.failure!r}"
+
     async def until_acked(self, count: int) -> None:
-        await until(lambda: len(self.acked) >= count, f"fewer than {count} orders acknowledged")
+        def enough() -> bool:
+            self.check()
+            return len(self.acked) >= count
+
+        await until(enough, f"fewer than {count} orders acknowledged")
 
 
 @pytest.fixture
