@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
@@ -16,13 +15,22 @@ import structlog
 from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
 from exchange.db.health import database_unavailable
-from exchange.errors import ApiError, DatabaseUnavailableError, UnavailableError
+from exchange.errors import DatabaseUnavailableError, UnavailableError
 from exchange.market.feed import CommittedBatch, MarketFeed
-from exchange.messages.contracts import Contract
-from exchange.messages.orders import Order
 from exchange.orders import store
 from exchange.orders.projection import NewOrder, Projection, global_id
 from exchange.orders.recovery import LoadedBook, load_book, new_book
+from exchange.orders.submission import (
+    Batch,
+    Changed,
+    Committed,
+    Duplicate,
+    Outcome,
+    Placed,
+    Refused,
+    Submission,
+    not_committed,
+)
 from exchange.orders.views import fills_of, order_from_new, order_from_row, public_trade
 from exchange.reference import CommoditySpec
 from matching import (
@@ -39,6 +47,9 @@ from matching import (
 from matching.snapshot import snapshot
 from matching.types import CommodityId, Sequence, Timestamp
 
+# the submission types are part of the writer's interface (order entry imports them here)
+__all__ = ["BookWriter", "Changed", "Duplicate", "Outcome", "Placed", "Refused", "Submission"]
+
 log = structlog.get_logger("exchange.orders")
 
 MAX_BATCH = 2000
@@ -46,64 +57,6 @@ STOP_GRACE = 2.0  # seconds a stopping writer gives its queue (in-flight request
 SNAPSHOT_TIMEOUT = 10.0
 _ENCODER = msgspec.msgpack.Encoder()
 CommandT = TypeVar("CommandT", bound=Command)
-
-
-@dataclass(slots=True)
-class Placed:
-    order: Order
-
-
-@dataclass(slots=True)
-class Duplicate:
-    """The client_order_id was taken already (by an earlier request, or one in this batch)."""
-
-
-@dataclass(slots=True)
-class Changed:
-    order: Order | None  # None for book commands (halt, resume)
-
-
-@dataclass(slots=True)
-class Refused:
-    reason: str
-
-
-Outcome = Placed | Duplicate | Changed | Refused
-
-
-@dataclass(slots=True)
-class Submission:
-    """A command waiting for its batch; `command` lacks sequence, timestamp (and order id)."""
-
-    command: Command
-    participant_id: int = 0
-    client_order_id: str = ""
-    request_hash: bytes = b""
-    region_code: str | None = None
-    future: asyncio.Future[Outcome] | None = None
-    order_id: int = 0
-    queued: bool = True  # False for the writer's own expiry commands
-
-
-@dataclass(slots=True)
-class _Batch:
-    subs: list[Submission]
-    commands: list[tuple[Submission, Command]] = field(default_factory=list)
-    outcomes: list[tuple[Submission, Outcome]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Committed:
-    """A batch that is durable, waiting to be answered and published."""
-
-    batch: _Batch
-    projection: Projection
-    changed_rows: list[asyncpg.Record]
-    contracts: list[Contract]
-
-
-def _not_committed() -> ApiError:
-    return ApiError("the command could not be committed and was not applied")
 
 
 class BookWriter:
@@ -263,7 +216,7 @@ class BookWriter:
                     return
                 # the database refused this command alone: a bug to fix, not the others' fault
                 log.exception("command not committed", command=type(sub.command).__name__)
-                self._fail([sub], _not_committed)
+                self._fail([sub], not_committed)
                 await self._rebuild(subs[index + 1 :])
                 continue
             self._publish(done)
@@ -319,8 +272,8 @@ class BookWriter:
             )
         return msgspec.structs.replace(command, sequence=self.sequence, timestamp=self._last_ns)
 
-    async def _process(self, subs: list[Submission]) -> _Committed:
-        batch = _Batch(subs)
+    async def _process(self, subs: list[Submission]) -> Committed:
+        batch = Batch(subs)
         codes = self._region_codes()
         projection = Projection(self.spec.id, codes)
         async with self._pool.acquire() as conn, conn.transaction():
@@ -352,18 +305,18 @@ class BookWriter:
             )  # fmt: skip
             contracts = await issue_contracts(conn, self.spec, projection.trades, self._signer)
             await self._book_status(conn, batch)
-        return _Committed(batch, projection, changed_rows, contracts)
+        return Committed(batch, projection, changed_rows, contracts)
 
-    def _publish(self, done: _Committed) -> None:
+    def _publish(self, done: Committed) -> None:
         try:
             self._answer(done.batch, done.projection, done.changed_rows)
             for contract in done.contracts:
                 self._feed.contract_changed("created", contract)
         except Exception:  # committed already: answer 500, never commit it again
             log.exception("answering a committed batch failed", commodity=self.spec.code)
-            self._fail(done.batch.subs, _not_committed)
+            self._fail(done.batch.subs, not_committed)
 
-    async def _claim(self, conn: Any, batch: _Batch) -> set[int]:
+    async def _claim(self, conn: Any, batch: Batch) -> set[int]:
         claims: list[tuple[int, str, int, bytes]] = []
         seen: set[tuple[int, str]] = set()
         for sub in batch.subs:
@@ -377,14 +330,14 @@ class BookWriter:
                 claims.append((*key, sub.order_id, sub.request_hash))
         return await store.claim_client_ids(conn, claims)
 
-    async def _book_status(self, conn: Any, batch: _Batch) -> None:
+    async def _book_status(self, conn: Any, batch: Batch) -> None:
         for _, command in batch.commands:
             if isinstance(command, HaltBook | ResumeBook):
                 status = "halted" if self.book.halted else "active"
                 await store.set_trading_status(conn, self.spec.id, status)
 
     def _answer(
-        self, batch: _Batch, projection: Projection, changed_rows: list[asyncpg.Record]
+        self, batch: Batch, projection: Projection, changed_rows: list[asyncpg.Record]
     ) -> None:
         spec = self.spec
         new_views = {oid: order_from_new(spec, new) for oid, new in projection.new.items()}
