@@ -67,10 +67,6 @@ class _FileLock:
         self._path = path
         self._fd: int | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def acquire(self, mode: int) -> bool:
         """Take the lock in `mode` (LOCK_SH or LOCK_EX, maybe | LOCK_NB); False if busy."""
         fd = self._fd if self._fd is not None else os.open(self._path, os.O_RDWR | os.O_CREAT)
@@ -95,7 +91,8 @@ class EmbeddedPostgres:
     Several processes may use the same cluster at once (a running center and a command such as
     `exchange migrate`): each holds a shared lock on `<data_dir>/pg.users` from `start` to `stop`,
     and `stop` stops the server only when no other process holds it, so a command never stops
-    the server under a running center, and the last user out (whoever started it) stops it.
+    the server under a running center. A center, the last user out, stops the server whoever
+    started it (none is left behind); a command stops only a server it started itself.
     Starting and stopping are serialised by `<data_dir>/pg.lifecycle`.
     """
 
@@ -105,6 +102,7 @@ class EmbeddedPostgres:
         self._run_as: str | None = _SERVICE_USER if os.geteuid() == 0 else None
         self._users = _FileLock(self.data_dir / "pg.users")
         self._lifecycle = _FileLock(self.data_dir / "pg.lifecycle")
+        self._started_pid: int | None = None  # the server this object started, if any
 
     # -- commands -------------------------------------------------------------------------
 
@@ -214,6 +212,7 @@ class EmbeddedPostgres:
                 raise EmbeddedPostgresError(
                     f"PostgreSQL did not start; see {self.pgdata}/server.log"
                 )
+            self._started_pid = running[0]
         else:
             log.info("embedded PostgreSQL already running (pid %s); using it", running[0])
         _, port, socket_dir_text = running
@@ -257,13 +256,17 @@ class EmbeddedPostgres:
         if found.strip() != "1":
             self._run("psql", *psql, "-c", "CREATE DATABASE exchange")
 
-    def stop(self) -> None:
+    def stop(self, *, only_if_started_here: bool = False) -> None:
         """Stop using the server; stop the server itself (fast shutdown: sessions end,
-        committed data is safe) unless another process still uses it."""
+        committed data is safe) unless another process still uses it, or, with
+        `only_if_started_here`, unless this object did not start it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lifecycle.acquire(fcntl.LOCK_EX)
         try:
             self._users.release()
+            if only_if_started_here and self._started_pid != self.server_pid():
+                log.info("embedded PostgreSQL left running: it was running before")
+                return
             if not self._users.acquire(fcntl.LOCK_EX | fcntl.LOCK_NB):
                 log.info("embedded PostgreSQL left running: another process uses it")
                 return

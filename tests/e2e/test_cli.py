@@ -196,3 +196,31 @@ async def test_start_up_failure_exits_non_zero(tmp_path, http):
 
     assert exit_code == 1
     assert "start-up failed" in center.log.read_text()
+
+
+async def test_a_server_left_by_a_killed_center_is_kept_by_commands_stopped_by_a_center(
+    tmp_path, http
+):
+    env = _env(EXCHANGE_BOOTSTRAP_OPERATOR_KEY=OPERATOR_KEY)
+    killed = Center(tmp_path, env)
+    try:
+        await killed.wait_healthy(http)
+        pg_pid = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+    finally:
+        killed.stop(signal.SIGKILL)  # PostgreSQL outlives it, with no user left
+
+    command = await asyncio.to_thread(_run, ["contracts", "verify"], env, tmp_path)
+    after_command = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+    center = Center(tmp_path, env)
+    try:
+        await center.wait_healthy(http)
+        used = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+    finally:
+        exit_code = center.stop()
+
+    assert command.returncode == 0, command.stderr
+    assert pg_pid is not None
+    assert after_command == pg_pid  # the command did not start it, so it did not stop it
+    assert used == pg_pid
+    assert exit_code == 0
+    assert not pid_alive(pg_pid)  # the last center out stops it
