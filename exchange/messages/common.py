@@ -20,7 +20,7 @@ Code = Annotated[
 DecimalText = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^\d{1,18}(\.\d{1,18})?$",
+        pattern=r"^[0-9]{1,18}(\.[0-9]{1,18})?$",
         description='Exact non-negative decimal number as a string, e.g. "4125.50"',
         examples=["4125.50"],
     ),

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from exchange.auth import Principal
+from exchange.bounds import check_time
 from exchange.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
 from exchange.messages.orders import AmendOrder, Order, OrderStatus, PlaceOrder, Side
 from exchange.messages.participants import Role
@@ -110,6 +111,7 @@ async def build_place(
             raise _invalid("INVALID_MIN_FILL", "min_fill_quantity", "exceeds the quantity")
     expires_ns = None
     if body.expires_at is not None:
+        check_time(body.expires_at, "expires_at")
         expires_ns = _ns(body.expires_at)
         if expires_ns <= time.time_ns():
             raise _invalid("EXPIRY_IN_PAST", "expires_at", "is not in the future")
