@@ -15,8 +15,10 @@ from exchange.messages.orders import AmendOrder, Order, OrderStatus, PlaceOrder,
 from exchange.messages.participants import Role
 from exchange.orders import store
 from exchange.orders.books import Books
+from exchange.orders.limits import check_band, check_size, check_storable
 from exchange.orders.views import order_from_row
 from exchange.orders.writer import BookWriter, Changed, Duplicate, Placed, Refused, Submission
+from exchange.reference import CommoditySpec
 from exchange.units import UnitsError
 from matching import AmendOrder as EngineAmend
 from matching import CancelOrder as EngineCancel
@@ -98,6 +100,9 @@ async def build_place(
         raise _invalid("MARKET_HALTED", "commodity", f"trading in {body.commodity} is halted")
     ticks = _ticks(writer, body.price)
     lots = _lots(writer, body.quantity, "quantity")
+    check_storable(writer.spec, ticks, lots)
+    check_band(writer.spec, ticks)
+    check_size(writer.spec, lots)
     if lots < writer.spec.min_quantity_lots:
         raise _invalid(
             "BELOW_MINIMUM_QUANTITY",
@@ -226,6 +231,7 @@ async def amend(
     writer = _writer_of(books, row)
     price = _ticks(writer, body.price) if body.price is not None else None
     quantity = _lots(writer, body.quantity, "quantity") if body.quantity is not None else None
+    _check_amend(writer.spec, row, price, quantity)
     command = EngineAmend(
         sequence=_ZERO_SEQ,
         timestamp=_ZERO_TS,
@@ -236,6 +242,21 @@ async def amend(
         quantity=quantity,
     )
     return await _change(writer, Submission(command), order_id)
+
+
+def _check_amend(
+    spec: CommoditySpec, row: asyncpg.Record, price: int | None, quantity: int | None
+) -> None:
+    """The amended order keeps the band, the maximum size and what the storage holds."""
+    ticks = price if price is not None else row["price_ticks"]
+    if quantity is None:
+        # the stored total bounds the open quantity a price change applies to
+        check_storable(spec, ticks, row["quantity_lots"])
+    else:
+        check_storable(spec, ticks, quantity, row["filled_lots"])
+        check_size(spec, quantity)
+    if price is not None:
+        check_band(spec, price)
 
 
 async def set_halted(books: Books, code: str, halted: bool) -> None:
