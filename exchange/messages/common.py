@@ -8,7 +8,7 @@ import msgspec
 
 T = TypeVar("T")
 
-Id = Annotated[int, msgspec.Meta(ge=1, description="Numeric identifier")]
+Id = Annotated[int, msgspec.Meta(ge=1, le=(1 << 63) - 1, description="Numeric identifier")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Code = Annotated[
     str,

@@ -247,3 +247,17 @@ async def test_an_expiry_the_center_cannot_hold_is_422(desk, expires_at):
     assert batch.body["results"][0]["error"]["code"] == "OUT_OF_RANGE"
     assert again.status == 201  # nothing was stored, not even the client_order_id
     await desk["trader"].delete(f"/v1/orders/{again.body['id']}")
+
+
+@pytest.mark.parametrize("key_id", [2**63, 2**64 - 1])
+async def test_an_id_beyond_a_bigint_in_a_body_is_422(operator, key_id):
+    participant, _ = await new_participant(operator, ["buyer"])
+
+    reply = await operator.post(
+        f"/v1/participants/{participant['id']}/keys", {"replaces_key_id": key_id}
+    )
+    keys = await operator.get(f"/v1/participants/{participant['id']}/keys")
+
+    assert (reply.status, reply.code) == (422, "VALIDATION_FAILED")
+    assert reply.body["errors"][0]["path"] == "$.replaces_key_id"
+    assert len(keys.body) == 1  # the first key, not replaced
