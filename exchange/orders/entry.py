@@ -225,6 +225,15 @@ async def cancel(books: Books, pool: asyncpg.Pool, principal: Principal, order_i
 async def amend(
     books: Books, pool: asyncpg.Pool, principal: Principal, order_id: int, body: AmendOrder
 ) -> Order:
+    # checked against the order as the amends before this one left it: two concurrent amends,
+    # each within the limits alone, could otherwise rest an order that no column can settle
+    async with books.order_lock(order_id):
+        return await _amend(books, pool, principal, order_id, body)
+
+
+async def _amend(
+    books: Books, pool: asyncpg.Pool, principal: Principal, order_id: int, body: AmendOrder
+) -> Order:
     row = await _own_row(pool, principal, order_id)
     if row["status"] in _CLOSED:
         raise _closed(order_id, row["status"])

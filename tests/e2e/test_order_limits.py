@@ -3,6 +3,7 @@ a 503 from the writer), and the operators' price bands and maximum order sizes."
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -313,3 +314,22 @@ async def test_inconsistent_limits_are_422(operator, body, change, field):
 
     assert reply.status == 422, reply.body
     assert reply.body["errors"][0]["path"] == field
+
+
+async def test_two_concurrent_amends_cannot_together_make_an_amount_too_large(operator, region):
+    # each amend alone fits (9e16 EUR x 1, or 1.00 EUR x 1e12); both together would not
+    code = await _commodity(operator, lot_size="1", min_quantity="1")
+    buyer, seller = await _trader(operator, region), await _trader(operator, region)
+    placed = await buyer.post("/v1/orders", _order(code, "buy", "1.00", "1"))
+    path = f"/v1/orders/{placed.body['id']}"
+
+    replies = await asyncio.gather(
+        buyer.patch(path, {"price": "90000000000000000.00"}),
+        buyer.patch(path, {"quantity": "1000000000000"}),
+    )
+    # a low offer for a large quantity trades at the bid's price
+    offer = await seller.post("/v1/orders", _order(code, "sell", "0.01", "1000000000000"))
+
+    assert sorted((r.status, r.code) for r in replies) == [(200, None), (422, "OUT_OF_RANGE")]
+    assert offer.status == 201, offer.body
+    assert offer.body["status"] in ("partially_filled", "filled")
