@@ -16,6 +16,7 @@ from aiohttp import web
 from exchange.appkeys import LIFECYCLE, LIMITER, PRINCIPAL, REQUEST_ID, RUNTIME, Runtime
 from exchange.audit import audit
 from exchange.auth import Principal
+from exchange.bounds import in_time_range
 from exchange.db import Conn
 from exchange.errors import (
     BadRequestError,
@@ -33,6 +34,9 @@ ENCODER = msgspec.json.Encoder()
 CursorT = TypeVar("CursorT", int, str)
 RowT = TypeVar("RowT")
 _PATH_OF_ERROR = re.compile(r" - at `(\$[^`]*)`$")
+# a JSON string escape of U+0000 (not an escaped backslash followed by "u0000")
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_ASCII_ID = re.compile(r"[0-9]{1,18}")  # fullmatch: "\d" and "$" let through more
 
 
 @dataclass(slots=True)
@@ -78,14 +82,29 @@ class Context:
         )
 
     def param(self, name: str) -> str:
-        return self.request.match_info[name]
+        """A text path parameter; one that is not text (NUL, bad UTF-8) names nothing, so 404."""
+        text = self.request.match_info[name]
+        if not is_text(text):
+            raise NotFoundError(f"no resource named {text!r}")
+        return text
 
     def int_param(self, name: str) -> int:
-        """A numeric path parameter; anything else cannot name a resource, so 404."""
+        """A numeric path parameter (ASCII digits); anything else cannot name a resource, 404."""
         text = self.request.match_info[name]
-        if not text.isdigit() or len(text) > 18:
+        if not _ASCII_ID.fullmatch(text):
             raise NotFoundError(f"no resource with id {text!r}")
         return int(text)
+
+
+def is_text(text: str) -> bool:
+    """Whether PostgreSQL can hold this string: valid UTF-8 (no lone surrogates), no NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 Handler = Callable[[Context], Awaitable[Any]]
@@ -177,16 +196,28 @@ def _decode_body(endpoint: Endpoint, raw: bytes) -> Any:
     if not raw:
         raw = b"{}"
     try:
-        return msgspec.json.decode(raw, type=endpoint.body)
+        body = msgspec.json.decode(raw, type=endpoint.body)
     except msgspec.ValidationError as exc:
         raise validation_error(exc) from None
     except msgspec.DecodeError as exc:
         raise BadRequestError(f"the body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise BadRequestError("the body is not valid UTF-8", code="INVALID_UTF8") from None
+    if b"\\u0000" in raw and _NUL_ESCAPE.search(raw):
+        raise UnprocessableError(
+            "text may not contain the NUL character (\\u0000)", code="INVALID_TEXT"
+        )
+    return body
 
 
 def _decode_query(endpoint: Endpoint, request: web.Request) -> Any:
     params: dict[str, str] = {}
     for name, value in request.query.items():
+        if not (is_text(name) and is_text(value)):
+            raise BadRequestError(
+                "the query string holds something that is not text (NUL, bad UTF-8)",
+                code="INVALID_TEXT",
+            )
         if name in params:
             raise BadRequestError(f"query parameter {name!r} is given more than once")
         params[name] = value
@@ -199,7 +230,8 @@ def _decode_query(endpoint: Endpoint, request: web.Request) -> Any:
 async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    # API keys are ASCII; other bytes cannot be one (and must not reach the key hash)
+    if scheme.lower() != "bearer" or not token.strip() or not header.isascii():
         raise UnauthenticatedError(
             "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -262,11 +294,19 @@ def decode_cursor(cursor: str | None, kind: type[CursorT]) -> CursorT | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=tuple[kind])[0]  # type: ignore[valid-type]
+        value = msgspec.json.decode(raw, type=tuple[kind])[0]  # type: ignore[valid-type]
     except (ValueError, msgspec.DecodeError):
-        raise BadRequestError(
-            "the cursor is not one this API gave out", code="BAD_CURSOR"
-        ) from None
+        raise _bad_cursor() from None
+    # only keys the database can compare: a bigint, or text without NUL
+    if isinstance(value, int) and not -(1 << 63) <= value < 1 << 63:
+        raise _bad_cursor()
+    if isinstance(value, str) and not is_text(value):
+        raise _bad_cursor()
+    return value
+
+
+def _bad_cursor() -> BadRequestError:
+    return BadRequestError("the cursor is not one this API gave out", code="BAD_CURSOR")
 
 
 def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
@@ -276,11 +316,12 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         return None
     at, _, key = text.partition("|")
     try:
-        return datetime.fromisoformat(at), int(key)
+        moment = datetime.fromisoformat(at)
     except ValueError:
-        raise BadRequestError(
-            "the cursor is not one this API gave out", code="BAD_CURSOR"
-        ) from None
+        raise _bad_cursor() from None
+    if moment.tzinfo is None or not _ASCII_ID.fullmatch(key) or not in_time_range(moment):
+        raise _bad_cursor()
+    return moment, int(key)
 
 
 def time_page_of(

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from exchange.api.endpoint import Context, Routes, decode_cursor, encode_cursor, page_of
 from exchange.appkeys import MARKET
+from exchange.bounds import check_date, check_time
 from exchange.errors import NotFoundError, UnprocessableError
 from exchange.market import stats
 from exchange.market.calc import INTERVALS, ceil_time, floor_time
@@ -120,6 +121,8 @@ async def list_trades(ctx: Context) -> Page[PublicTrade]:
 )
 async def get_candles(ctx: Context) -> Candles:
     query: CandleQuery = ctx.query
+    check_time(query.start, "from")
+    check_time(query.end, "to")
     spec = await _commodity(ctx)
     step = INTERVALS[query.interval]
     now = datetime.now(UTC)
@@ -144,6 +147,8 @@ async def get_candles(ctx: Context) -> Candles:
 )
 async def get_index(ctx: Context) -> PriceIndex:
     query: IndexQuery = ctx.query
+    check_date(query.start, "from")
+    check_date(query.end, "to")
     spec = await _commodity(ctx)
     last: date = query.end or datetime.now(UTC).date()
     first: date = query.start or last - timedelta(days=DEFAULT_INDEX_DAYS - 1)
