@@ -114,6 +114,8 @@ class Endpoint:
             statuses |= {401, 403, 429}
         if self.body is not None or self.query is not None:
             statuses |= {400, 422}
+        if self.body is not None:
+            statuses.add(413)  # larger than the application's client_max_size
         if "{" in self.path:
             statuses.add(404)
         return sorted(statuses)
@@ -249,6 +251,32 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
         )
 
     return handle
+
+
+def _method_not_allowed(
+    methods: list[str],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMethodNotAllowed(request.method, methods)
+
+    return refuse
+
+
+def add_routes(router: web.UrlDispatcher, endpoints: list[Endpoint]) -> None:
+    """One aiohttp resource per path, literal paths first, each refusing other methods itself.
+
+    Without the catch-all, `/v1/orders/batch` would also match `/v1/orders/{order_id}`: a GET
+    would reach the order handler and a 405 would list the methods of both paths.
+    """
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    for path in sorted(by_path, key=lambda p: "{" in p):  # stable: literal paths first
+        resource = router.add_resource(path)
+        for endpoint in by_path[path]:
+            resource.add_route(endpoint.method, to_aiohttp(endpoint))
+        allowed = sorted({endpoint.method for endpoint in by_path[path]})
+        resource.add_route("*", _method_not_allowed(allowed))
 
 
 def encode_cursor(value: int | str) -> str:

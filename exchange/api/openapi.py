@@ -18,6 +18,7 @@ _STATUS_TEXT = {
     403: "The participant is suspended or lacks the role",
     404: "No such resource",
     409: "Conflicts with the current state",
+    413: "The body is larger than 4 MiB",
     422: "Invalid content; `errors` names each field",
     429: "Rate limit exceeded; see Retry-After",
     500: "Internal error; quote the request_id",

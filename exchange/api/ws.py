@@ -72,6 +72,7 @@ async def _handle(market: MarketData, pool: Queryable, client: Client, data: str
     summary="WebSocket: book, trades, ticker, candles, heartbeat and your own order updates"
     " (protocol in docs/market-data.md)",
     status=101,
+    errors=[400],  # WEBSOCKET_REQUIRED: a plain GET without the upgrade headers
 )
 async def websocket(ctx: Context) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_MESSAGE_BYTES)
