@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import enum
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -91,6 +92,25 @@ class Context:
 Handler = Callable[[Context], Awaitable[Any]]
 
 
+class Anyone(enum.Enum):
+    """The access rule of an endpoint open to every authenticated participant, whatever its
+    roles (an endpoint declares this, or roles, or public=True: none is implied)."""
+
+    PARTICIPANT = "any authenticated participant"
+
+
+ANY_PARTICIPANT = Anyone.PARTICIPANT
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """The path parameter `param` names a resource that belongs to a party: any other caller
+    gets 404, as if it did not exist (operators too, unless `operators`)."""
+
+    param: str
+    operators: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     method: str
@@ -98,7 +118,7 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    roles: frozenset[Role] | None
+    roles: frozenset[Role] | None  # None: any authenticated participant (or public)
     public: bool
     body: Any
     query: Any
@@ -106,6 +126,8 @@ class Endpoint:
     status: int
     errors: tuple[int, ...]
     content_type: str
+    declared: bool = False  # an access rule was given: public, roles or ANY_PARTICIPANT
+    owned: Owned | None = None
 
     def error_statuses(self) -> list[int]:
         """Every error status this endpoint can answer with."""
@@ -134,8 +156,9 @@ class Routes:
         path: str,
         *,
         summary: str,
-        roles: Iterable[Role] | None = None,
+        roles: Iterable[Role] | Anyone | None = None,
         public: bool = False,
+        owned: Owned | None = None,
         body: Any = None,
         query: Any = None,
         response: Any = None,
@@ -151,8 +174,10 @@ class Routes:
                     handler=handler,
                     summary=summary,
                     tag=self.tag,
-                    roles=frozenset(roles) if roles is not None else None,
+                    roles=None if roles is None or roles is ANY_PARTICIPANT else frozenset(roles),
                     public=public,
+                    declared=public or roles is not None,
+                    owned=owned,
                     body=body,
                     query=query,
                     response=response,

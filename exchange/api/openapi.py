@@ -68,9 +68,22 @@ def _operation(
         }
     if endpoint.public:
         operation["security"] = []
-    elif endpoint.roles is not None:
-        operation["description"] = "Roles: " + ", ".join(sorted(endpoint.roles))
+    else:
+        operation["description"] = _access(endpoint)
     return operation
+
+
+def _access(endpoint: Endpoint) -> str:
+    """The endpoint's access rule in words."""
+    roles = endpoint.roles
+    text = "Roles: " + ", ".join(sorted(roles)) if roles else "Any authenticated participant"
+    if endpoint.owned is not None:
+        text += (
+            f". Only the party whose resource `{endpoint.owned.param}` names"
+            + (" (or an operator)" if endpoint.owned.operators else "")
+            + " reaches it; anyone else gets 404"
+        )
+    return text
 
 
 def build_openapi(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
