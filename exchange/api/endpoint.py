@@ -79,7 +79,11 @@ class Context:
         )
 
     def param(self, name: str) -> str:
-        return self.request.match_info[name]
+        """A path parameter; one holding U+0000 cannot name a resource (nor be stored), so 404."""
+        text = self.request.match_info[name]
+        if "\x00" in text:
+            raise NotFoundError(f"no resource named {text!r}")
+        return text
 
     def int_param(self, name: str) -> int:
         """A numeric path parameter; anything else cannot name a resource, so 404."""

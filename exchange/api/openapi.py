@@ -62,9 +62,11 @@ def _operation(
     if parameters:
         operation["parameters"] = parameters
     if endpoint.body is not None:
+        body = refs[endpoint.body]
         operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": refs[endpoint.body]}},
+            # an empty body reads as {}: optional where every field is
+            "required": bool(schemas[body["$ref"].rsplit("/", 1)[1]].get("required")),
+            "content": {"application/json": {"schema": body}},
         }
     if endpoint.public:
         operation["security"] = []

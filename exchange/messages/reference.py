@@ -8,10 +8,11 @@ from typing import Annotated
 
 import msgspec
 
-from exchange.messages.common import Code, DecimalText, Name, Struct
+from exchange.messages.common import NO_NUL, Code, DecimalText, Struct
 from exchange.units import CURRENCY_EXPONENTS
 
-Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16, pattern=NO_NUL)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 Currency = Annotated[
     str,
     msgspec.Meta(

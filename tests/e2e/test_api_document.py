@@ -89,3 +89,30 @@ async def test_a_refused_transition_says_what_the_contract_is(operator):
         f"contract {contract['id']} is awaiting_payment and cannot become rejected"
         " (from awaiting_payment only: cancelled, defaulted, funded)"
     )
+
+
+async def test_an_empty_body_is_documented_optional_where_every_field_is(anonymous, operator):
+    document = await _document(anonymous)
+    body = commodity_body()
+    assert (await operator.post("/v1/commodities", body)).status == 201
+
+    patched = await operator.call("PATCH", f"/v1/commodities/{body['code']}")
+    created = await operator.call("POST", "/v1/commodities")
+
+    assert patched.status == 200
+    assert document["paths"]["/v1/commodities/{code}"]["patch"]["requestBody"]["required"] is False
+    assert created.status == 422
+    assert document["paths"]["/v1/commodities"]["post"]["requestBody"]["required"] is True
+
+
+async def test_text_holding_nul_is_refused_not_a_500(operator):
+    region = await operator.post("/v1/regions", {"code": unique("NUL-"), "name": "a\u0000b"})
+    commodity = await operator.post("/v1/commodities", commodity_body(unit="t\u0000"))
+    reject = await operator.post("/v1/contracts/1/reject", {"reason": "no\u0000"})
+    approve = await operator.post("/v1/contracts/1/approve", {"reason": "ok\u0000"})
+    ticker = await operator.get("/v1/markets/A%00/ticker")
+    get = await operator.get("/v1/commodities/A%00")
+
+    for reply in (region, commodity, reject, approve):
+        assert (reply.status, reply.code) == (422, "VALIDATION_FAILED"), reply.body
+    assert (ticker.status, get.status) == (404, 404)
