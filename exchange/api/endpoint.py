@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import enum
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -110,6 +111,25 @@ def is_text(text: str) -> bool:
 Handler = Callable[[Context], Awaitable[Any]]
 
 
+class Anyone(enum.Enum):
+    """The access rule of an endpoint open to every authenticated participant, whatever its
+    roles (an endpoint declares this, or roles, or public=True: none is implied)."""
+
+    PARTICIPANT = "any authenticated participant"
+
+
+ANY_PARTICIPANT = Anyone.PARTICIPANT
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """The path parameter `param` names a resource that belongs to a party: any other caller
+    gets 404, as if it did not exist (operators too, unless `operators`)."""
+
+    param: str
+    operators: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     method: str
@@ -117,7 +137,7 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    roles: frozenset[Role] | None
+    roles: frozenset[Role] | None  # None: any authenticated participant (or public)
     public: bool
     body: Any
     query: Any
@@ -125,6 +145,8 @@ class Endpoint:
     status: int
     errors: tuple[int, ...]
     content_type: str
+    declared: bool = False  # an access rule was given: public, roles or ANY_PARTICIPANT
+    owned: Owned | None = None
 
     def error_statuses(self) -> list[int]:
         """Every error status this endpoint can answer with."""
@@ -133,6 +155,8 @@ class Endpoint:
             statuses |= {401, 403, 429}
         if self.body is not None or self.query is not None:
             statuses |= {400, 422}
+        if self.body is not None:
+            statuses.add(413)  # larger than the application's client_max_size
         if "{" in self.path:
             statuses.add(404)
         return sorted(statuses)
@@ -151,8 +175,9 @@ class Routes:
         path: str,
         *,
         summary: str,
-        roles: Iterable[Role] | None = None,
+        roles: Iterable[Role] | Anyone | None = None,
         public: bool = False,
+        owned: Owned | None = None,
         body: Any = None,
         query: Any = None,
         response: Any = None,
@@ -168,8 +193,10 @@ class Routes:
                     handler=handler,
                     summary=summary,
                     tag=self.tag,
-                    roles=frozenset(roles) if roles is not None else None,
+                    roles=None if roles is None or roles is ANY_PARTICIPANT else frozenset(roles),
                     public=public,
+                    declared=public or roles is not None,
+                    owned=owned,
                     body=body,
                     query=query,
                     response=response,
@@ -281,6 +308,32 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
         )
 
     return handle
+
+
+def _method_not_allowed(
+    methods: list[str],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMethodNotAllowed(request.method, methods)
+
+    return refuse
+
+
+def add_routes(router: web.UrlDispatcher, endpoints: list[Endpoint]) -> None:
+    """One aiohttp resource per path, literal paths first, each refusing other methods itself.
+
+    Without the catch-all, `/v1/orders/batch` would also match `/v1/orders/{order_id}`: a GET
+    would reach the order handler and a 405 would list the methods of both paths.
+    """
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    for path in sorted(by_path, key=lambda p: "{" in p):  # stable: literal paths first
+        resource = router.add_resource(path)
+        for endpoint in by_path[path]:
+            resource.add_route(endpoint.method, to_aiohttp(endpoint))
+        allowed = sorted({endpoint.method for endpoint in by_path[path]})
+        resource.add_route("*", _method_not_allowed(allowed))
 
 
 def encode_cursor(value: int | str) -> str:

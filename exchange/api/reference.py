@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from exchange import reference as store
-from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes, decode_cursor, page_of
 from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import Role
 from exchange.messages.reference import (
@@ -54,6 +54,7 @@ async def create_commodity(ctx: Context) -> Commodity:
     summary="Every commodity, by code",
     query=PageQuery,
     response=Page[Commodity],
+    roles=ANY_PARTICIPANT,
 )
 async def list_commodities(ctx: Context) -> Page[Commodity]:
     query: PageQuery = ctx.query
@@ -63,7 +64,13 @@ async def list_commodities(ctx: Context) -> Page[Commodity]:
     return page_of(rows, query.limit, lambda c: c.code)
 
 
-@routes.route("GET", "/v1/commodities/{code}", summary="One commodity", response=Commodity)
+@routes.route(
+    "GET",
+    "/v1/commodities/{code}",
+    summary="One commodity",
+    roles=ANY_PARTICIPANT,
+    response=Commodity,
+)
 async def get_commodity(ctx: Context) -> Commodity:
     return await store.get_commodity(ctx.runtime.pool, ctx.param("code"))
 
@@ -137,7 +144,12 @@ async def create_region(ctx: Context) -> Region:
 
 
 @routes.route(
-    "GET", "/v1/regions", summary="Every region, by code", query=PageQuery, response=Page[Region]
+    "GET",
+    "/v1/regions",
+    summary="Every region, by code",
+    query=PageQuery,
+    response=Page[Region],
+    roles=ANY_PARTICIPANT,
 )
 async def list_regions(ctx: Context) -> Page[Region]:
     query: PageQuery = ctx.query
@@ -147,7 +159,9 @@ async def list_regions(ctx: Context) -> Page[Region]:
     return page_of(rows, query.limit, lambda r: r.code)
 
 
-@routes.route("GET", "/v1/regions/{code}", summary="One region", response=Region)
+@routes.route(
+    "GET", "/v1/regions/{code}", summary="One region", roles=ANY_PARTICIPANT, response=Region
+)
 async def get_region(ctx: Context) -> Region:
     return await store.get_region(ctx.runtime.pool, ctx.param("code"))
 

@@ -26,6 +26,8 @@ DecimalText = Annotated[
     ),
 ]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
+# PostgreSQL text cannot hold U+0000: free text that is stored must not contain it
+NO_NUL = r"^[^\x00]*$"
 
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

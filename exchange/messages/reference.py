@@ -8,10 +8,20 @@ from typing import Annotated
 
 import msgspec
 
-from exchange.messages.common import Code, DecimalText, Name, Struct
+from exchange.messages.common import NO_NUL, Code, DecimalText, Struct
+from exchange.units import CURRENCY_EXPONENTS
 
-Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16, pattern=NO_NUL)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Currency = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of a currency the center settles in"
+        " (others: 422 UNSUPPORTED_CURRENCY)",
+        extra_json_schema={"enum": sorted(CURRENCY_EXPONENTS)},
+    ),
+]
 FeeRateBps = Annotated[int, msgspec.Meta(ge=0, le=10000, description="Fee in basis points")]
 Hours = Annotated[int, msgspec.Meta(ge=1, le=24 * 90)]
 Days = Annotated[int, msgspec.Meta(ge=1, le=365)]
