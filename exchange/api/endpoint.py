@@ -225,16 +225,25 @@ def _decode_body(endpoint: Endpoint, raw: bytes) -> Any:
     try:
         body = msgspec.json.decode(raw, type=endpoint.body)
     except msgspec.ValidationError as exc:
-        raise validation_error(exc) from None
+        # fields whose schema forbids NUL refuse it here: the same answer as everywhere else
+        raise _nul_text() if _holds_nul(raw) else validation_error(exc) from None
     except msgspec.DecodeError as exc:
         raise BadRequestError(f"the body is not valid JSON: {exc}") from None
     except UnicodeDecodeError:
         raise BadRequestError("the body is not valid UTF-8", code="INVALID_UTF8") from None
-    if b"\\u0000" in raw and _NUL_ESCAPE.search(raw):
-        raise UnprocessableError(
-            "text may not contain the NUL character (\\u0000)", code="INVALID_TEXT"
-        )
+    if _holds_nul(raw):
+        raise _nul_text()
     return body
+
+
+def _holds_nul(raw: bytes) -> bool:
+    return b"\\u0000" in raw and _NUL_ESCAPE.search(raw) is not None
+
+
+def _nul_text() -> UnprocessableError:
+    return UnprocessableError(
+        "text may not contain the NUL character (\\u0000)", code="INVALID_TEXT"
+    )
 
 
 def _decode_query(endpoint: Endpoint, request: web.Request) -> Any:
