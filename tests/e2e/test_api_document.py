@@ -114,5 +114,5 @@ async def test_text_holding_nul_is_refused_not_a_500(operator):
     get = await operator.get("/v1/commodities/A%00")
 
     for reply in (region, commodity, reject, approve):
-        assert (reply.status, reply.code) == (422, "VALIDATION_FAILED"), reply.body
+        assert (reply.status, reply.code) == (422, "INVALID_TEXT"), reply.body
     assert (ticker.status, get.status) == (404, 404)
