@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from exchange.api import contracts, market, ops, orders, participants, reference, ws
-from exchange.api.endpoint import Endpoint, to_aiohttp
+from exchange.api.endpoint import Endpoint, add_routes
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
 from exchange.appkeys import (
@@ -184,6 +184,5 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()
     app[OPENAPI] = msgspec.json.encode(build_openapi(endpoints, version("trading-center")))
-    for endpoint in endpoints:
-        app.router.add_route(endpoint.method, endpoint.path, to_aiohttp(endpoint))
+    add_routes(app.router, endpoints)
     return app

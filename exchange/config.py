@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,7 +50,13 @@ _VARIABLES: dict[str, str] = {
 }
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,12}")  # fullmatch; int() also takes "1_0" and non-ASCII digits
+_SECONDS = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
+
+
 def _parse_int(text: str, low: int, high: int) -> int:
+    if not _INTEGER.fullmatch(text.strip()):
+        raise ValueError("must be a whole number in ASCII digits")
     value = int(text.strip())
     if not low <= value <= high:
         raise ValueError(f"must be between {low} and {high}")
@@ -65,6 +72,15 @@ _INT_RANGES = {
 }
 
 
+def _parse_seconds(text: str) -> float:
+    if not _SECONDS.fullmatch(text.strip()):
+        raise ValueError("must be a number of seconds in ASCII digits, e.g. 2.5")
+    value = float(text)
+    if not 0 <= value <= 3600:
+        raise ValueError("must be between 0 and 3600 seconds")
+    return value
+
+
 def _parse(field: str, raw: str) -> object:
     if field in _INT_RANGES:
         return _parse_int(raw, *_INT_RANGES[field])
@@ -73,10 +89,7 @@ def _parse(field: str, raw: str) -> object:
             raise ValueError("must be a postgresql:// URL")
         return raw
     if field == "shutdown_timeout":
-        value = float(raw)
-        if not 0 <= value <= 3600:
-            raise ValueError("must be between 0 and 3600 seconds")
-        return value
+        return _parse_seconds(raw)
     if field == "data_dir":
         return Path(raw).expanduser()
     if field == "log_level":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import msgspec
 
+from exchange.bounds import check_bigint
 from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError, UnprocessableError
 from exchange.messages.reference import (
@@ -29,7 +31,7 @@ from exchange.units import (
 _COMMODITY_COLUMNS = """id, code, name, unit, currency, tick_size_minor, lot_size_micro,
     min_quantity_lots, fee_rate_bps, review_threshold_minor, payment_due_hours, trading_status,
     delivery_days, late_payment_penalty_bps, late_delivery_penalty_bps, claim_window_days,
-    created_at, updated_at"""
+    reference_price_minor, price_band_bps, max_order_lots, created_at, updated_at"""
 _CONTRACT_TERMS = (
     "delivery_days",
     "late_payment_penalty_bps",
@@ -59,6 +61,9 @@ class CommoditySpec:
     late_payment_penalty_bps: int = 5
     late_delivery_penalty_bps: int = 5
     claim_window_days: int = 7
+    reference_price_minor: int | None = None  # with price_band_bps: the price band's centre
+    price_band_bps: int | None = None
+    max_order_lots: int | None = None
 
     def price_text(self, ticks: int) -> str:
         """A book price (whole ticks) as the decimal string the API speaks."""
@@ -89,6 +94,7 @@ class CommoditySpec:
 
 
 def _scaled(field: str, text: str, scale: int, *, positive: bool = True) -> int:
+    """A decimal at `scale`, as an integer a `bigint` column holds (422 naming the field)."""
     try:
         value = parse_scaled(text, scale)
     except UnitsError as exc:
@@ -100,7 +106,7 @@ def _scaled(field: str, text: str, scale: int, *, positive: bool = True) -> int:
             f"{field} must be greater than zero",
             field_errors=[(f"$.{field}", "must be greater than zero")],
         )
-    return value
+    return check_bigint(value, field)
 
 
 def _currency(code: str) -> int:
@@ -112,15 +118,41 @@ def _currency(code: str) -> int:
         ) from None
 
 
-def _min_quantity_lots(text: str, lot_size_micro: int) -> int:
-    micro = _scaled("min_quantity", text, QUANTITY_SCALE)
+def _whole_lots(field: str, text: str, lot_size_micro: int) -> int:
+    micro = _scaled(field, text, QUANTITY_SCALE)
     if micro % lot_size_micro:
         raise UnprocessableError(
-            "min_quantity must be a whole number of lots",
+            f"{field} must be a whole number of lots",
             code="QUANTITY_OFF_LOT",
-            field_errors=[("$.min_quantity", "not a multiple of lot_size")],
+            field_errors=[(f"$.{field}", "not a multiple of lot_size")],
         )
     return micro // lot_size_micro
+
+
+def _limit_columns(values: dict[str, Any], scale: int, lot_size_micro: int) -> dict[str, Any]:
+    """The columns of the given price band and maximum order quantity (None clears them)."""
+    columns: dict[str, Any] = {}
+    if "reference_price" in values:
+        text = values["reference_price"]
+        columns["reference_price_minor"] = (
+            None if text is None else _scaled("reference_price", text, scale)
+        )
+    if "price_band_bps" in values:
+        columns["price_band_bps"] = values["price_band_bps"]
+    if "max_order_quantity" in values:
+        text = values["max_order_quantity"]
+        columns["max_order_lots"] = (
+            None if text is None else _whole_lots("max_order_quantity", text, lot_size_micro)
+        )
+    return columns
+
+
+def _check_limits(min_quantity_lots: int, max_order_lots: int | None) -> None:
+    if max_order_lots is not None and max_order_lots < min_quantity_lots:
+        raise UnprocessableError(
+            "max_order_quantity is below min_quantity",
+            field_errors=[("$.max_order_quantity", "must not be below min_quantity")],
+        )
 
 
 def commodity_from_row(row: asyncpg.Record) -> Commodity:
@@ -140,6 +172,17 @@ def commodity_from_row(row: asyncpg.Record) -> Commodity:
         payment_due_hours=row["payment_due_hours"],
         trading_status=TradingStatus(row["trading_status"]),
         **{name: row[name] for name in _CONTRACT_TERMS},
+        reference_price=(
+            None
+            if row["reference_price_minor"] is None
+            else format_scaled(row["reference_price_minor"], scale)
+        ),
+        price_band_bps=row["price_band_bps"],
+        max_order_quantity=(
+            None
+            if row["max_order_lots"] is None
+            else format_scaled(row["max_order_lots"] * row["lot_size_micro"], QUANTITY_SCALE)
+        ),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -161,6 +204,9 @@ def spec_from_row(row: asyncpg.Record) -> CommoditySpec:
         payment_due_hours=row["payment_due_hours"],
         trading_status=TradingStatus(row["trading_status"]),
         **{name: row[name] for name in _CONTRACT_TERMS},
+        reference_price_minor=row["reference_price_minor"],
+        price_band_bps=row["price_band_bps"],
+        max_order_lots=row["max_order_lots"],
     )
 
 
@@ -168,19 +214,24 @@ async def create_commodity(conn: Conn, new: CreateCommodity) -> Commodity:
     scale = _currency(new.currency)
     tick = _scaled("tick_size", new.tick_size, scale)
     lot = _scaled("lot_size", new.lot_size, QUANTITY_SCALE)
-    min_lots = _min_quantity_lots(new.min_quantity, lot)
+    min_lots = _whole_lots("min_quantity", new.min_quantity, lot)
     threshold = _scaled("review_threshold", new.review_threshold, scale, positive=False)
+    limits = _limit_columns(msgspec.structs.asdict(new), scale, lot)
+    _check_limits(min_lots, limits["max_order_lots"])
     try:
         row = await conn.fetchrow(
             f"""INSERT INTO commodities (code, name, unit, currency, tick_size_minor,
                     lot_size_micro, min_quantity_lots, fee_rate_bps, review_threshold_minor,
                     payment_due_hours, delivery_days, late_payment_penalty_bps,
-                    late_delivery_penalty_bps, claim_window_days)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                    late_delivery_penalty_bps, claim_window_days, reference_price_minor,
+                    price_band_bps, max_order_lots)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                        $17)
                 RETURNING {_COMMODITY_COLUMNS}""",
             new.code, new.name, new.unit, new.currency, tick, lot, min_lots,
             new.fee_rate_bps, threshold, new.payment_due_hours, new.delivery_days,
             new.late_payment_penalty_bps, new.late_delivery_penalty_bps, new.claim_window_days,
+            limits["reference_price_minor"], limits["price_band_bps"], limits["max_order_lots"],
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         raise ConflictError(
@@ -224,13 +275,15 @@ async def update_commodity(conn: Conn, code: str, change: UpdateCommodity) -> Co
         if name in values:
             columns[name] = values[name]
     if "min_quantity" in values:
-        columns["min_quantity_lots"] = _min_quantity_lots(
-            values["min_quantity"], row["lot_size_micro"]
+        columns["min_quantity_lots"] = _whole_lots(
+            "min_quantity", values["min_quantity"], row["lot_size_micro"]
         )
     if "review_threshold" in values:
         columns["review_threshold_minor"] = _scaled(
             "review_threshold", values["review_threshold"], scale, positive=False
         )
+    columns |= _limit_columns(values, scale, row["lot_size_micro"])
+    _check_update(row, columns)
     if not columns:
         return commodity_from_row(row)
     assignments = ", ".join(f"{name}=${i}" for i, name in enumerate(columns, start=2))
@@ -242,6 +295,17 @@ async def update_commodity(conn: Conn, code: str, change: UpdateCommodity) -> Co
     )
     assert updated is not None
     return commodity_from_row(updated)
+
+
+def _check_update(row: asyncpg.Record, columns: dict[str, Any]) -> None:
+    """The commodity as it would be after the change keeps its limits consistent."""
+    after = {name: columns.get(name, row[name]) for name in row.keys()}  # noqa: SIM118
+    if (after["reference_price_minor"] is None) != (after["price_band_bps"] is None):
+        raise UnprocessableError(
+            "reference_price and price_band_bps are set (or cleared) together",
+            field_errors=[("$.price_band_bps", "give both, or null for both")],
+        )
+    _check_limits(after["min_quantity_lots"], after["max_order_lots"])
 
 
 async def set_trading_status(conn: Conn, code: str, status: TradingStatus) -> Commodity:

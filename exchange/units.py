@@ -14,7 +14,7 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "ZAR": 2,
 }  # fmt: skip
 
-_DECIMAL = re.compile(r"^(\d{1,18})(?:\.(\d{1,18}))?$")
+_DECIMAL = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,18}))?")  # fullmatch, ASCII digits only
 
 
 class UnitsError(ValueError):
@@ -23,7 +23,7 @@ class UnitsError(ValueError):
 
 def parse_scaled(text: str, scale: int) -> int:
     """'12.50' at scale 2 -> 1250; refuses digits beyond the scale instead of rounding."""
-    match = _DECIMAL.match(text)
+    match = _DECIMAL.fullmatch(text)
     if match is None:
         raise UnitsError(f"{text!r} is not a plain non-negative decimal number")
     whole, fraction = match[1], (match[2] or "").rstrip("0")

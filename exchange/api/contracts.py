@@ -6,7 +6,7 @@ import base64
 
 from aiohttp import web
 
-from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes, decode_cursor, page_of
 from exchange.appkeys import MARKET
 from exchange.contracts import lifecycle
 from exchange.contracts.document import render
@@ -51,6 +51,7 @@ async def _visible(ctx: Context) -> Contract:
     summary="Contracts the caller is a party to (operators: every contract), newest first",
     query=ContractQuery,
     response=Page[Contract],
+    roles=ANY_PARTICIPANT,
 )
 async def list_contracts(ctx: Context) -> Page[Contract]:
     query: ContractQuery = ctx.query
@@ -83,6 +84,7 @@ async def list_contracts(ctx: Context) -> Page[Contract]:
     "/v1/contracts/public-key",
     summary="The center's Ed25519 public key that signs contracts (and any earlier keys)",
     response=PublicKey,
+    roles=ANY_PARTICIPANT,
 )
 async def get_public_key(ctx: Context) -> PublicKey:
     signer = ctx.runtime.signer
@@ -101,6 +103,8 @@ async def get_public_key(ctx: Context) -> PublicKey:
     "/v1/contracts/{contract_id}",
     summary="One contract with every term and its history (parties and operators only)",
     response=ContractDetail,
+    roles=ANY_PARTICIPANT,
+    owned=Owned("contract_id", operators=True),
 )
 async def get_contract(ctx: Context) -> ContractDetail:
     contract = await _visible(ctx)
@@ -154,6 +158,8 @@ async def reject_contract(ctx: Context) -> Contract:
     "/v1/contracts/{contract_id}/verification",
     summary="Check one contract, and everything a third party needs to check it offline",
     response=Verification,
+    roles=ANY_PARTICIPANT,
+    owned=Owned("contract_id", operators=True),
 )
 async def verify_contract(ctx: Context) -> Verification:
     contract = await _visible(ctx)
@@ -184,6 +190,8 @@ async def verify_contract(ctx: Context) -> Verification:
     "/v1/contracts/{contract_id}/document",
     summary="The contract as a printable HTML document",
     content_type="text/html",
+    roles=ANY_PARTICIPANT,
+    owned=Owned("contract_id", operators=True),
 )
 async def contract_document(ctx: Context) -> web.Response:
     contract = await _visible(ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import enum
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from aiohttp import web
 from exchange.appkeys import DB_HEALTH, LIFECYCLE, LIMITER, PRINCIPAL, REQUEST_ID, RUNTIME, Runtime
 from exchange.audit import audit
 from exchange.auth import Principal
+from exchange.bounds import in_time_range
 from exchange.db import Conn
 from exchange.errors import (
     BadRequestError,
@@ -34,6 +36,9 @@ ENCODER = msgspec.json.Encoder()
 CursorT = TypeVar("CursorT", int, str)
 RowT = TypeVar("RowT")
 _PATH_OF_ERROR = re.compile(r" - at `(\$[^`]*)`$")
+# a JSON string escape of U+0000 (not an escaped backslash followed by "u0000")
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_ASCII_ID = re.compile(r"[0-9]{1,18}")  # fullmatch: "\d" and "$" let through more
 
 
 @dataclass(slots=True)
@@ -79,17 +84,51 @@ class Context:
         )
 
     def param(self, name: str) -> str:
-        return self.request.match_info[name]
+        """A text path parameter; one that is not text (NUL, bad UTF-8) names nothing, so 404."""
+        text = self.request.match_info[name]
+        if not is_text(text):
+            raise NotFoundError(f"no resource named {text!r}")
+        return text
 
     def int_param(self, name: str) -> int:
-        """A numeric path parameter; anything else cannot name a resource, so 404."""
+        """A numeric path parameter (ASCII digits); anything else cannot name a resource, 404."""
         text = self.request.match_info[name]
-        if not text.isdigit() or len(text) > 18:
+        if not _ASCII_ID.fullmatch(text):
             raise NotFoundError(f"no resource with id {text!r}")
         return int(text)
 
 
+def is_text(text: str) -> bool:
+    """Whether PostgreSQL can hold this string: valid UTF-8 (no lone surrogates), no NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 Handler = Callable[[Context], Awaitable[Any]]
+
+
+class Anyone(enum.Enum):
+    """The access rule of an endpoint open to every authenticated participant, whatever its
+    roles (an endpoint declares this, or roles, or public=True: none is implied)."""
+
+    PARTICIPANT = "any authenticated participant"
+
+
+ANY_PARTICIPANT = Anyone.PARTICIPANT
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """The path parameter `param` names a resource that belongs to a party: any other caller
+    gets 404, as if it did not exist (operators too, unless `operators`)."""
+
+    param: str
+    operators: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +138,7 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    roles: frozenset[Role] | None
+    roles: frozenset[Role] | None  # None: any authenticated participant (or public)
     public: bool
     body: Any
     query: Any
@@ -107,6 +146,8 @@ class Endpoint:
     status: int
     errors: tuple[int, ...]
     content_type: str
+    declared: bool = False  # an access rule was given: public, roles or ANY_PARTICIPANT
+    owned: Owned | None = None
 
     def error_statuses(self) -> list[int]:
         """Every error status this endpoint can answer with."""
@@ -115,6 +156,8 @@ class Endpoint:
             statuses |= {401, 403, 429, 503}  # 503: starting, or the database is away
         if self.body is not None or self.query is not None:
             statuses |= {400, 422}
+        if self.body is not None:
+            statuses.add(413)  # larger than the application's client_max_size
         if "{" in self.path:
             statuses.add(404)
         return sorted(statuses)
@@ -133,8 +176,9 @@ class Routes:
         path: str,
         *,
         summary: str,
-        roles: Iterable[Role] | None = None,
+        roles: Iterable[Role] | Anyone | None = None,
         public: bool = False,
+        owned: Owned | None = None,
         body: Any = None,
         query: Any = None,
         response: Any = None,
@@ -150,8 +194,10 @@ class Routes:
                     handler=handler,
                     summary=summary,
                     tag=self.tag,
-                    roles=frozenset(roles) if roles is not None else None,
+                    roles=None if roles is None or roles is ANY_PARTICIPANT else frozenset(roles),
                     public=public,
+                    declared=public or roles is not None,
+                    owned=owned,
                     body=body,
                     query=query,
                     response=response,
@@ -178,16 +224,37 @@ def _decode_body(endpoint: Endpoint, raw: bytes) -> Any:
     if not raw:
         raw = b"{}"
     try:
-        return msgspec.json.decode(raw, type=endpoint.body)
+        body = msgspec.json.decode(raw, type=endpoint.body)
     except msgspec.ValidationError as exc:
-        raise validation_error(exc) from None
+        # fields whose schema forbids NUL refuse it here: the same answer as everywhere else
+        raise _nul_text() if _holds_nul(raw) else validation_error(exc) from None
     except msgspec.DecodeError as exc:
         raise BadRequestError(f"the body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise BadRequestError("the body is not valid UTF-8", code="INVALID_UTF8") from None
+    if _holds_nul(raw):
+        raise _nul_text()
+    return body
+
+
+def _holds_nul(raw: bytes) -> bool:
+    return b"\\u0000" in raw and _NUL_ESCAPE.search(raw) is not None
+
+
+def _nul_text() -> UnprocessableError:
+    return UnprocessableError(
+        "text may not contain the NUL character (\\u0000)", code="INVALID_TEXT"
+    )
 
 
 def _decode_query(endpoint: Endpoint, request: web.Request) -> Any:
     params: dict[str, str] = {}
     for name, value in request.query.items():
+        if not (is_text(name) and is_text(value)):
+            raise BadRequestError(
+                "the query string holds something that is not text (NUL, bad UTF-8)",
+                code="INVALID_TEXT",
+            )
         if name in params:
             raise BadRequestError(f"query parameter {name!r} is given more than once")
         params[name] = value
@@ -200,7 +267,8 @@ def _decode_query(endpoint: Endpoint, request: web.Request) -> Any:
 async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    # API keys are ASCII; other bytes cannot be one (and must not reach the key hash)
+    if scheme.lower() != "bearer" or not token.strip() or not header.isascii():
         raise UnauthenticatedError(
             "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -253,6 +321,32 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
     return handle
 
 
+def _method_not_allowed(
+    methods: list[str],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMethodNotAllowed(request.method, methods)
+
+    return refuse
+
+
+def add_routes(router: web.UrlDispatcher, endpoints: list[Endpoint]) -> None:
+    """One aiohttp resource per path, literal paths first, each refusing other methods itself.
+
+    Without the catch-all, `/v1/orders/batch` would also match `/v1/orders/{order_id}`: a GET
+    would reach the order handler and a 405 would list the methods of both paths.
+    """
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    for path in sorted(by_path, key=lambda p: "{" in p):  # stable: literal paths first
+        resource = router.add_resource(path)
+        for endpoint in by_path[path]:
+            resource.add_route(endpoint.method, to_aiohttp(endpoint))
+        allowed = sorted({endpoint.method for endpoint in by_path[path]})
+        resource.add_route("*", _method_not_allowed(allowed))
+
+
 def encode_cursor(value: int | str) -> str:
     """An opaque cursor for keyset pagination."""
     return base64.urlsafe_b64encode(msgspec.json.encode([value])).decode().rstrip("=")
@@ -264,11 +358,19 @@ def decode_cursor(cursor: str | None, kind: type[CursorT]) -> CursorT | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=tuple[kind])[0]  # type: ignore[valid-type]
+        value = msgspec.json.decode(raw, type=tuple[kind])[0]  # type: ignore[valid-type]
     except (ValueError, msgspec.DecodeError):
-        raise BadRequestError(
-            "the cursor is not one this API gave out", code="BAD_CURSOR"
-        ) from None
+        raise _bad_cursor() from None
+    # only keys the database can compare: a bigint, or text without NUL
+    if isinstance(value, int) and not -(1 << 63) <= value < 1 << 63:
+        raise _bad_cursor()
+    if isinstance(value, str) and not is_text(value):
+        raise _bad_cursor()
+    return value
+
+
+def _bad_cursor() -> BadRequestError:
+    return BadRequestError("the cursor is not one this API gave out", code="BAD_CURSOR")
 
 
 def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
@@ -278,11 +380,12 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         return None
     at, _, key = text.partition("|")
     try:
-        return datetime.fromisoformat(at), int(key)
+        moment = datetime.fromisoformat(at)
     except ValueError:
-        raise BadRequestError(
-            "the cursor is not one this API gave out", code="BAD_CURSOR"
-        ) from None
+        raise _bad_cursor() from None
+    if moment.tzinfo is None or not _ASCII_ID.fullmatch(key) or not in_time_range(moment):
+        raise _bad_cursor()
+    return moment, int(key)
 
 
 def time_page_of(

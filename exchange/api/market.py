@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from exchange.api.endpoint import Context, Routes, decode_cursor, encode_cursor, page_of
+from exchange.api.endpoint import (
+    ANY_PARTICIPANT,
+    Context,
+    Routes,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 from exchange.appkeys import MARKET
+from exchange.bounds import check_date, check_time
 from exchange.errors import NotFoundError, UnprocessableError
 from exchange.market import stats
 from exchange.market.calc import INTERVALS, ceil_time, floor_time
@@ -48,6 +56,7 @@ def _range_error(code: str, message: str) -> UnprocessableError:
     summary="Every commodity's ticker: best bid and ask, last price, 24-hour statistics",
     query=PageQuery,
     response=Page[Ticker],
+    roles=ANY_PARTICIPANT,
 )
 async def list_markets(ctx: Context) -> Page[Ticker]:
     query: PageQuery = ctx.query
@@ -69,6 +78,7 @@ async def list_markets(ctx: Context) -> Page[Ticker]:
     "/v1/markets/{commodity}/ticker",
     summary="One commodity's ticker",
     response=Ticker,
+    roles=ANY_PARTICIPANT,
 )
 async def get_ticker(ctx: Context) -> Ticker:
     spec = await _commodity(ctx)
@@ -82,6 +92,7 @@ async def get_ticker(ctx: Context) -> Ticker:
     summary="Aggregated order book depth as of the last committed batch",
     query=BookQuery,
     response=Book,
+    roles=ANY_PARTICIPANT,
 )
 async def get_book(ctx: Context) -> Book:
     query: BookQuery = ctx.query
@@ -102,6 +113,7 @@ async def get_book(ctx: Context) -> Book:
     summary="The public trade tape, newest first",
     query=PageQuery,
     response=Page[PublicTrade],
+    roles=ANY_PARTICIPANT,
 )
 async def list_trades(ctx: Context) -> Page[PublicTrade]:
     query: PageQuery = ctx.query
@@ -117,9 +129,12 @@ async def list_trades(ctx: Context) -> Page[PublicTrade]:
     summary="Price history: open, high, low, close and volume per interval (UTC buckets)",
     query=CandleQuery,
     response=Candles,
+    roles=ANY_PARTICIPANT,
 )
 async def get_candles(ctx: Context) -> Candles:
     query: CandleQuery = ctx.query
+    check_time(query.start, "from")
+    check_time(query.end, "to")
     spec = await _commodity(ctx)
     step = INTERVALS[query.interval]
     now = datetime.now(UTC)
@@ -141,9 +156,12 @@ async def get_candles(ctx: Context) -> Candles:
     summary="The center's price index: volume-weighted average price per UTC day",
     query=IndexQuery,
     response=PriceIndex,
+    roles=ANY_PARTICIPANT,
 )
 async def get_index(ctx: Context) -> PriceIndex:
     query: IndexQuery = ctx.query
+    check_date(query.start, "from")
+    check_date(query.end, "to")
     spec = await _commodity(ctx)
     last: date = query.end or datetime.now(UTC).date()
     first: date = query.start or last - timedelta(days=DEFAULT_INDEX_DAYS - 1)

@@ -18,6 +18,7 @@ _STATUS_TEXT = {
     403: "The participant is suspended or lacks the role",
     404: "No such resource",
     409: "Conflicts with the current state",
+    413: "The body is larger than 4 MiB",
     422: "Invalid content; `errors` names each field",
     429: "Rate limit exceeded; see Retry-After",
     500: "Internal error; quote the request_id",
@@ -61,15 +62,30 @@ def _operation(
     if parameters:
         operation["parameters"] = parameters
     if endpoint.body is not None:
+        body = refs[endpoint.body]
         operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": refs[endpoint.body]}},
+            # an empty body reads as {}: optional where every field is
+            "required": bool(schemas[body["$ref"].rsplit("/", 1)[1]].get("required")),
+            "content": {"application/json": {"schema": body}},
         }
     if endpoint.public:
         operation["security"] = []
-    elif endpoint.roles is not None:
-        operation["description"] = "Roles: " + ", ".join(sorted(endpoint.roles))
+    else:
+        operation["description"] = _access(endpoint)
     return operation
+
+
+def _access(endpoint: Endpoint) -> str:
+    """The endpoint's access rule in words."""
+    roles = endpoint.roles
+    text = "Roles: " + ", ".join(sorted(roles)) if roles else "Any authenticated participant"
+    if endpoint.owned is not None:
+        text += (
+            f". Only the party whose resource `{endpoint.owned.param}` names"
+            + (" (or an operator)" if endpoint.owned.operators else "")
+            + " reaches it; anyone else gets 404"
+        )
+    return text
 
 
 def build_openapi(endpoints: list[Endpoint], version: str) -> dict[str, Any]:

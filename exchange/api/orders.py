@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from exchange.api.endpoint import ENCODER, Context, Routes, decode_time_cursor, time_page_of
+from exchange.api.endpoint import ENCODER, Context, Owned, Routes, decode_time_cursor, time_page_of
 from exchange.errors import ApiError
 from exchange.messages.common import Page, Problem
 from exchange.messages.orders import (
@@ -109,7 +109,7 @@ async def list_own_orders(ctx: Context) -> Page[Order]:
 
 @routes.route(
     "GET", "/v1/orders/{order_id}", summary="One of the caller's orders", roles=TRADERS,
-    response=Order,
+    owned=Owned("order_id"), response=Order,
 )  # fmt: skip
 async def get_order(ctx: Context) -> Order:
     return await entry.get_order(
@@ -124,6 +124,7 @@ async def get_order(ctx: Context) -> Order:
     roles=TRADERS,
     response=Order,
     errors=[409, 503],
+    owned=Owned("order_id"),
 )
 async def cancel_order(ctx: Context) -> Order:
     return await entry.cancel(
@@ -140,6 +141,7 @@ async def cancel_order(ctx: Context) -> Order:
     body=AmendOrder,
     response=Order,
     errors=[409, 503],
+    owned=Owned("order_id"),
 )
 async def amend_order(ctx: Context) -> Order:
     return await entry.amend(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exchange import participants as store
-from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes, decode_cursor, page_of
 from exchange.appkeys import MARKET
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.common import Page
@@ -146,6 +146,8 @@ def _own_or_operator(ctx: Context) -> int:
     "/v1/participants/{participant_id}/keys",
     summary="A participant's API keys (never the secrets)",
     response=list[ApiKeyInfo],
+    roles=ANY_PARTICIPANT,
+    owned=Owned("participant_id", operators=True),
 )
 async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
     pid = _own_or_operator(ctx)
@@ -160,6 +162,8 @@ async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
     body=IssueKey,
     response=IssuedKey,
     status=201,
+    roles=ANY_PARTICIPANT,
+    owned=Owned("participant_id", operators=True),
 )
 async def issue_key(ctx: Context) -> IssuedKey:
     pid = _own_or_operator(ctx)
@@ -182,6 +186,8 @@ async def issue_key(ctx: Context) -> IssuedKey:
     "/v1/participants/{participant_id}/keys/{key_id}",
     summary="Revoke an API key at once",
     response=ApiKeyInfo,
+    roles=ANY_PARTICIPANT,
+    owned=Owned("participant_id", operators=True),
 )
 async def revoke_key(ctx: Context) -> ApiKeyInfo:
     pid = _own_or_operator(ctx)
@@ -193,7 +199,9 @@ async def revoke_key(ctx: Context) -> ApiKeyInfo:
     return info
 
 
-@routes.route("GET", "/v1/me", summary="The calling participant and key", response=Me)
+@routes.route(
+    "GET", "/v1/me", summary="The calling participant and key", roles=ANY_PARTICIPANT, response=Me
+)
 async def me(ctx: Context) -> Me:
     participant = await store.get_participant(ctx.runtime.pool, ctx.caller.participant_id)
     return Me(participant=participant, key_id=ctx.caller.key_id)

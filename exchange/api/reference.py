@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
 from exchange import reference as store
-from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes, decode_cursor, page_of
 from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import Role
 from exchange.messages.reference import (
@@ -21,6 +25,11 @@ routes = Routes("reference data")
 OPERATOR = [Role.OPERATOR]
 
 
+def _given(body: CreateCommodity | UpdateCommodity) -> dict[str, Any]:
+    """The fields a request set (null included), for the audit trail."""
+    return {k: v for k, v in msgspec.structs.asdict(body).items() if v is not msgspec.UNSET}
+
+
 @routes.route(
     "POST",
     "/v1/commodities",
@@ -34,7 +43,7 @@ OPERATOR = [Role.OPERATOR]
 async def create_commodity(ctx: Context) -> Commodity:
     async with ctx.transaction() as conn:
         commodity = await store.create_commodity(conn, ctx.body)
-        await ctx.audit(conn, "commodity.create", f"commodity:{commodity.code}")
+        await ctx.audit(conn, "commodity.create", f"commodity:{commodity.code}", _given(ctx.body))
     await ctx.runtime.books.writer(commodity.code)  # its book is open for orders from now on
     return commodity
 
@@ -45,6 +54,7 @@ async def create_commodity(ctx: Context) -> Commodity:
     summary="Every commodity, by code",
     query=PageQuery,
     response=Page[Commodity],
+    roles=ANY_PARTICIPANT,
 )
 async def list_commodities(ctx: Context) -> Page[Commodity]:
     query: PageQuery = ctx.query
@@ -54,7 +64,13 @@ async def list_commodities(ctx: Context) -> Page[Commodity]:
     return page_of(rows, query.limit, lambda c: c.code)
 
 
-@routes.route("GET", "/v1/commodities/{code}", summary="One commodity", response=Commodity)
+@routes.route(
+    "GET",
+    "/v1/commodities/{code}",
+    summary="One commodity",
+    roles=ANY_PARTICIPANT,
+    response=Commodity,
+)
 async def get_commodity(ctx: Context) -> Commodity:
     return await store.get_commodity(ctx.runtime.pool, ctx.param("code"))
 
@@ -62,8 +78,8 @@ async def get_commodity(ctx: Context) -> Commodity:
 @routes.route(
     "PATCH",
     "/v1/commodities/{code}",
-    summary="Change a commodity's name, unit, minimum quantity, fee, review threshold or payment"
-    " term (tick and lot size are fixed)",
+    summary="Change a commodity's name, unit, minimum quantity, fee, review threshold, payment"
+    " term, price band or maximum order quantity (tick and lot size are fixed)",
     roles=OPERATOR,
     body=UpdateCommodity,
     response=Commodity,
@@ -72,7 +88,7 @@ async def update_commodity(ctx: Context) -> Commodity:
     code = ctx.param("code")
     async with ctx.transaction() as conn:
         commodity = await store.update_commodity(conn, code, ctx.body)
-        await ctx.audit(conn, "commodity.update", f"commodity:{code}")
+        await ctx.audit(conn, "commodity.update", f"commodity:{code}", _given(ctx.body))
     for spec in await store.load_specs(ctx.runtime.pool):
         if spec.code == code:
             ctx.runtime.books.refresh(spec)
@@ -128,7 +144,12 @@ async def create_region(ctx: Context) -> Region:
 
 
 @routes.route(
-    "GET", "/v1/regions", summary="Every region, by code", query=PageQuery, response=Page[Region]
+    "GET",
+    "/v1/regions",
+    summary="Every region, by code",
+    query=PageQuery,
+    response=Page[Region],
+    roles=ANY_PARTICIPANT,
 )
 async def list_regions(ctx: Context) -> Page[Region]:
     query: PageQuery = ctx.query
@@ -138,7 +159,9 @@ async def list_regions(ctx: Context) -> Page[Region]:
     return page_of(rows, query.limit, lambda r: r.code)
 
 
-@routes.route("GET", "/v1/regions/{code}", summary="One region", response=Region)
+@routes.route(
+    "GET", "/v1/regions/{code}", summary="One region", roles=ANY_PARTICIPANT, response=Region
+)
 async def get_region(ctx: Context) -> Region:
     return await store.get_region(ctx.runtime.pool, ctx.param("code"))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import WSMsgType, web
 
-from exchange.api.endpoint import Context, Routes
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
 from exchange.appkeys import MARKET
 from exchange.db import Queryable
 from exchange.db.health import database_unavailable
@@ -74,6 +74,8 @@ async def _handle(market: MarketData, pool: Queryable, client: Client, data: str
     summary="WebSocket: book, trades, ticker, candles, heartbeat and your own order updates"
     " (protocol in docs/market-data.md)",
     status=101,
+    roles=ANY_PARTICIPANT,
+    errors=[400],  # WEBSOCKET_REQUIRED: a plain GET without the upgrade headers
 )
 async def websocket(ctx: Context) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_MESSAGE_BYTES)

@@ -33,6 +33,18 @@ def allowed(current: ContractStatus, target: ContractStatus) -> bool:
     return target in TRANSITIONS[current]
 
 
+def _refusal(contract_id: int, current: ContractStatus, target: ContractStatus) -> str:
+    if current is target:
+        return f"contract {contract_id} is already {current}"
+    nexts = sorted(TRANSITIONS[current])
+    if not nexts:
+        return f"contract {contract_id} is {current}, which is final; it cannot become {target}"
+    return (
+        f"contract {contract_id} is {current} and cannot become {target}"
+        f" (from {current} only: {', '.join(nexts)})"
+    )
+
+
 async def fetch_contract(conn: Queryable, contract_id: int) -> asyncpg.Record | None:
     if not 0 < contract_id < 1 << 62:
         return None
@@ -63,9 +75,7 @@ async def transition(
         raise NotFoundError(f"contract {contract_id} does not exist", code="UNKNOWN_CONTRACT")
     current = ContractStatus(row["status"])
     if not allowed(current, target):
-        raise ConflictError(
-            f"a {current} contract cannot become {target}", code="INVALID_TRANSITION"
-        )
+        raise ConflictError(_refusal(contract_id, current, target), code="INVALID_TRANSITION")
     now = datetime.now(UTC)
     due = row["payment_due_at"]
     if target is S.AWAITING_PAYMENT and due is None:

@@ -24,7 +24,7 @@ from exchange.market.calc import floor_time
 from exchange.market.feed import CommittedBatch, LevelUpdate
 from exchange.market.hub import ChannelKey, Client, Hub, encode
 from exchange.market.l2 import BookView
-from exchange.messages.contracts import Contract
+from exchange.messages.contracts import Contract, ContractStatus
 from exchange.messages.market import (
     BookSnapshot,
     BookUpdate,
@@ -80,6 +80,7 @@ class MarketData:
         self._dirty = asyncio.Event()
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._voiding: set[asyncio.Task[None]] = set()
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -91,12 +92,13 @@ class MarketData:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._voiding]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._voiding]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self._voiding.clear()
 
     # -- MarketFeed ------------------------------------------------------------------------
 
@@ -202,6 +204,35 @@ class MarketData:
                     sequence=self.hub.next_sequence(key), event=event, contract=contract
                 )
                 self.hub.publish(key, encode(notice))
+        trade = contract.terms.trade
+        if contract.status is ContractStatus.REJECTED and trade is not None:
+            task = asyncio.create_task(self._trade_voided(contract.commodity, trade.trade_id))
+            self._voiding.add(task)
+            task.add_done_callback(self._voiding.discard)
+
+    async def _trade_voided(self, code: str, trade_id: int) -> None:
+        """A trade's contract was rejected: show it void and take it out of the statistics."""
+        try:
+            spec = self.specs.get(code)
+            if spec is None or self._pool is None:
+                return
+            trade = await stats.tape_entry(self._pool, spec, trade_id)
+            if trade is None:
+                return
+            recent = self._recent.get(code)
+            if recent is not None:
+                self._recent[code] = deque(
+                    (trade if t.id == trade_id else t for t in recent), maxlen=RECENT_TRADES
+                )
+            key: ChannelKey = (ChannelName.TRADES, code)
+            if self.hub.has_subscribers(key):
+                message = TradesUpdate(
+                    commodity=code, sequence=self.hub.next_sequence(key), trades=[trade]
+                )
+                self.hub.publish(key, encode(message))
+            self._mark(code, {floor_time(trade.executed_at, MINUTE)})
+        except Exception:  # the rejection stands; the statistics read SQL and are right anyway
+            log.exception("market data could not void a trade", commodity=code, trade=trade_id)
 
     def _mark(self, code: str, minutes: Iterable[datetime]) -> None:
         """Ask the refresher for a new ticker (and candles for `minutes`) if anyone listens."""
@@ -356,10 +387,12 @@ class MarketData:
             found = await stats.candles(
                 self._pool, spec, MINUTE, min(minutes), max(minutes) + MINUTE
             )
+        left = {candle.start for candle in found}
         message = CandlesUpdate(
             commodity=code,
             sequence=self.hub.next_sequence(key),
             interval=Interval.MINUTE,
             candles=found,
+            removed=sorted(minute for minute in minutes if minute not in left),
         )
         self.hub.publish(key, encode(message))

@@ -15,41 +15,51 @@ from exchange.messages.orders import PublicTrade, Side
 from exchange.reference import CommoditySpec, spec_from_row
 from exchange.units import format_scaled
 
-_STATS = """
+# A trade counts in market statistics only while its contract is in force: a trade whose
+# contract was rejected stays on the tape, marked void, and is left out of everything else.
+_VOID = """EXISTS (SELECT 1 FROM contracts k
+                 WHERE k.trade_id = t.id AND k.commodity_id = t.commodity_id
+                   AND k.status = 'rejected')"""
+_IN_FORCE = f"NOT {_VOID}"
+
+_STATS = f"""
 SELECT c.id, l.price_ticks AS last_price, l.quantity_lots AS last_quantity,
        l.executed_at AS last_at, o.price_ticks AS open, w.trades, w.volume, w.high, w.low
   FROM unnest($1::bigint[]) AS c(id)
   LEFT JOIN LATERAL (
        SELECT price_ticks, quantity_lots, executed_at FROM trades t
-        WHERE t.commodity_id = c.id ORDER BY t.executed_at DESC, t.id DESC LIMIT 1) l ON true
+        WHERE t.commodity_id = c.id AND {_IN_FORCE}
+        ORDER BY t.executed_at DESC, t.id DESC LIMIT 1) l ON true
   LEFT JOIN LATERAL (
        SELECT price_ticks FROM trades t
         WHERE t.commodity_id = c.id AND t.executed_at >= now() - interval '24 hours'
+          AND {_IN_FORCE}
         ORDER BY t.executed_at, t.id LIMIT 1) o ON true
   LEFT JOIN LATERAL (
        SELECT count(*) AS trades, coalesce(sum(quantity_lots), 0) AS volume,
               max(price_ticks) AS high, min(price_ticks) AS low
          FROM trades t
-        WHERE t.commodity_id = c.id AND t.executed_at >= now() - interval '24 hours') w ON true
+        WHERE t.commodity_id = c.id AND t.executed_at >= now() - interval '24 hours'
+          AND {_IN_FORCE}) w ON true
 """
 
-_CANDLES = """
+_CANDLES = f"""
 SELECT date_bin($2::interval, executed_at, $5::timestamptz) AS start,
        (array_agg(price_ticks ORDER BY executed_at, id))[1] AS open,
        max(price_ticks) AS high, min(price_ticks) AS low,
        (array_agg(price_ticks ORDER BY executed_at DESC, id DESC))[1] AS close,
        sum(quantity_lots) AS volume, count(*) AS trades
-  FROM trades
- WHERE commodity_id = $1 AND executed_at >= $3 AND executed_at < $4
+  FROM trades t
+ WHERE commodity_id = $1 AND executed_at >= $3 AND executed_at < $4 AND {_IN_FORCE}
  GROUP BY start ORDER BY start
 """
 
-_DAILY = """
+_DAILY = f"""
 SELECT (executed_at AT TIME ZONE 'UTC')::date AS day,
        sum(price_ticks::numeric * quantity_lots) AS notional,
        sum(quantity_lots) AS volume, count(*) AS trades
-  FROM trades
- WHERE commodity_id = $1 AND executed_at >= $2 AND executed_at < $3
+  FROM trades t
+ WHERE commodity_id = $1 AND executed_at >= $2 AND executed_at < $3 AND {_IN_FORCE}
  GROUP BY day ORDER BY day
 """
 
@@ -134,13 +144,24 @@ async def tape(
 ) -> list[PublicTrade]:
     """Public trades, newest first, with ids below `before_id`."""
     rows = await conn.fetch(
-        """SELECT id, price_ticks, quantity_lots, taker_side, executed_at FROM trades
-            WHERE commodity_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3""",
+        f"""SELECT id, price_ticks, quantity_lots, taker_side, executed_at, {_VOID} AS void
+              FROM trades t WHERE commodity_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3""",
         spec.id,
         before_id if before_id is not None else 2**63 - 1,
         limit,
     )
     return [public_trade(spec, row) for row in rows]
+
+
+async def tape_entry(conn: Queryable, spec: CommoditySpec, trade_id: int) -> PublicTrade | None:
+    """One trade as the tape shows it now (void once its contract is rejected)."""
+    row = await conn.fetchrow(
+        f"""SELECT id, price_ticks, quantity_lots, taker_side, executed_at, {_VOID} AS void
+              FROM trades t WHERE commodity_id = $1 AND id = $2""",
+        spec.id,
+        trade_id,
+    )
+    return None if row is None else public_trade(spec, row)
 
 
 def public_trade(spec: CommoditySpec, row: asyncpg.Record) -> PublicTrade:
@@ -151,6 +172,7 @@ def public_trade(spec: CommoditySpec, row: asyncpg.Record) -> PublicTrade:
         quantity=spec.quantity_text(row["quantity_lots"]),
         taker_side=Side(row["taker_side"]),
         executed_at=row["executed_at"],
+        void=row["void"],
     )
 
 
@@ -196,6 +218,7 @@ async def daily_vwap(
 
 async def latest_trade_time(conn: Queryable, spec: CommoditySpec) -> datetime | None:
     value: datetime | None = await conn.fetchval(
-        "SELECT max(executed_at) FROM trades WHERE commodity_id = $1", spec.id
+        f"SELECT max(executed_at) FROM trades t WHERE commodity_id = $1 AND {_IN_FORCE}",
+        spec.id,
     )
     return value

@@ -8,7 +8,7 @@ import msgspec
 
 T = TypeVar("T")
 
-Id = Annotated[int, msgspec.Meta(ge=1, description="Numeric identifier")]
+Id = Annotated[int, msgspec.Meta(ge=1, le=(1 << 63) - 1, description="Numeric identifier")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Code = Annotated[
     str,
@@ -20,12 +20,14 @@ Code = Annotated[
 DecimalText = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^\d{1,18}(\.\d{1,18})?$",
+        pattern=r"^[0-9]{1,18}(\.[0-9]{1,18})?$",
         description='Exact non-negative decimal number as a string, e.g. "4125.50"',
         examples=["4125.50"],
     ),
 ]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
+# PostgreSQL text cannot hold U+0000: free text that is stored must not contain it
+NO_NUL = r"^[^\x00]*$"
 
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 
 from exchange.contracts.terms import ContractTerms
-from exchange.messages.common import Code, PageQuery, Struct
+from exchange.messages.common import NO_NUL, Code, PageQuery, Struct
 
 
 class ContractStatus(enum.StrEnum):
@@ -52,11 +52,11 @@ class ContractQuery(PageQuery, frozen=True, kw_only=True):
 
 
 class Review(Struct, frozen=True, kw_only=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=NO_NUL)]
 
 
 class Approval(Struct, frozen=True, kw_only=True):
-    reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    reason: Annotated[str, msgspec.Meta(max_length=1000, pattern=NO_NUL)] = ""
 
 
 class HistoryEntry(Struct, frozen=True, kw_only=True):

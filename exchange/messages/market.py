@@ -209,12 +209,14 @@ class TickerUpdate(ServerMessage, frozen=True, kw_only=True, tag="ticker"):
 
 
 class CandlesUpdate(ServerMessage, frozen=True, kw_only=True, tag="candles"):
-    """The current state of each 1-minute candle that changed, oldest first."""
+    """The current state of each 1-minute candle that changed, oldest first; `removed`: the
+    starts of candles that no longer hold any trade in force (their trades were voided)."""
 
     commodity: str
     sequence: int
     interval: Interval
     candles: list[Candle]
+    removed: list[datetime] = msgspec.field(default_factory=list)
 
 
 class Heartbeat(ServerMessage, frozen=True, kw_only=True, tag="heartbeat"):

@@ -128,7 +128,8 @@ class Fill(Struct, frozen=True, kw_only=True):
 
 
 class PublicTrade(Struct, frozen=True, kw_only=True):
-    """A trade on the public tape: no party names."""
+    """A trade on the public tape: no party names. `void`: its contract was rejected, so the
+    trade is not a deal in force and counts in no statistics."""
 
     id: int
     commodity: str
@@ -136,6 +137,7 @@ class PublicTrade(Struct, frozen=True, kw_only=True):
     quantity: str
     taker_side: Side
     executed_at: datetime
+    void: bool = False
 
 
 class FillQuery(PageQuery, frozen=True, kw_only=True):

@@ -8,16 +8,39 @@ from typing import Annotated
 
 import msgspec
 
-from exchange.messages.common import Code, DecimalText, Name, Struct
+from exchange.messages.common import NO_NUL, Code, DecimalText, Struct
+from exchange.units import CURRENCY_EXPONENTS
 
-Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=16, pattern=NO_NUL)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Currency = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of a currency the center settles in"
+        " (others: 422 UNSUPPORTED_CURRENCY)",
+        extra_json_schema={"enum": sorted(CURRENCY_EXPONENTS)},
+    ),
+]
 FeeRateBps = Annotated[int, msgspec.Meta(ge=0, le=10000, description="Fee in basis points")]
 Hours = Annotated[int, msgspec.Meta(ge=1, le=24 * 90)]
 Days = Annotated[int, msgspec.Meta(ge=1, le=365)]
 PenaltyBps = Annotated[
     int, msgspec.Meta(ge=0, le=10000, description="Penalty per day late, in basis points")
 ]
+BandBps = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=10000,
+        description="Half-width of the price band, in basis points of the reference price",
+    ),
+]
+
+
+def _band_complete(reference_price: object, price_band_bps: object) -> None:
+    if (reference_price is None) != (price_band_bps is None):
+        raise ValueError("reference_price and price_band_bps are set (or cleared) together")
 
 
 class TradingStatus(enum.StrEnum):
@@ -40,10 +63,19 @@ class CreateCommodity(Struct, frozen=True, kw_only=True):
     late_payment_penalty_bps: PenaltyBps = 5
     late_delivery_penalty_bps: PenaltyBps = 5
     claim_window_days: Days = 7
+    reference_price: DecimalText | None = None
+    price_band_bps: BandBps | None = None
+    max_order_quantity: DecimalText | None = None
+
+    def __post_init__(self) -> None:
+        _band_complete(self.reference_price, self.price_band_bps)
 
 
 class UpdateCommodity(Struct, frozen=True, kw_only=True):
-    """Tick and lot size are fixed once a commodity exists: resting orders are held in them."""
+    """Tick and lot size are fixed once a commodity exists: resting orders are held in them.
+
+    `null` clears a price band (both of its fields) or the maximum order quantity.
+    """
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     unit: Unit | msgspec.UnsetType = msgspec.UNSET
@@ -55,6 +87,9 @@ class UpdateCommodity(Struct, frozen=True, kw_only=True):
     late_payment_penalty_bps: PenaltyBps | msgspec.UnsetType = msgspec.UNSET
     late_delivery_penalty_bps: PenaltyBps | msgspec.UnsetType = msgspec.UNSET
     claim_window_days: Days | msgspec.UnsetType = msgspec.UNSET
+    reference_price: DecimalText | msgspec.UnsetType | None = msgspec.UNSET
+    price_band_bps: BandBps | msgspec.UnsetType | None = msgspec.UNSET
+    max_order_quantity: DecimalText | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Commodity(Struct, frozen=True, kw_only=True):
@@ -73,6 +108,9 @@ class Commodity(Struct, frozen=True, kw_only=True):
     late_payment_penalty_bps: int
     late_delivery_penalty_bps: int
     claim_window_days: int
+    reference_price: str | None
+    price_band_bps: int | None
+    max_order_quantity: str | None
     created_at: datetime
     updated_at: datetime
 

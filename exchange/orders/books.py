@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import asyncpg
 import structlog
@@ -31,6 +32,10 @@ class Books:
         self._lock = asyncio.Lock()
         self._region_ids: dict[str, int] = {}
         self._region_codes: dict[int, str] = {}
+        # one per order being amended, alive while some request holds it
+        self._order_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def start(self) -> None:
         """Rebuild every book from the database."""
@@ -94,6 +99,13 @@ class Books:
         writer = self._writers.get(spec.code)
         if writer is not None:
             writer.spec = spec
+
+    def order_lock(self, order_id: int) -> asyncio.Lock:
+        """Held while an order is checked and changed, so concurrent amends see each other."""
+        lock = self._order_locks.get(order_id)
+        if lock is None:
+            lock = self._order_locks[order_id] = asyncio.Lock()
+        return lock
 
     async def _load_regions(self) -> None:
         rows = await self._pool.fetch("SELECT id, code FROM regions")

@@ -9,13 +9,16 @@ import asyncpg
 import msgspec
 
 from exchange.auth import Principal
+from exchange.bounds import check_time
 from exchange.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
 from exchange.messages.orders import AmendOrder, Order, OrderStatus, PlaceOrder, Side
 from exchange.messages.participants import Role
 from exchange.orders import store
 from exchange.orders.books import Books
+from exchange.orders.limits import check_band, check_size, check_storable
 from exchange.orders.views import order_from_row
 from exchange.orders.writer import BookWriter, Changed, Duplicate, Placed, Refused, Submission
+from exchange.reference import CommoditySpec
 from exchange.units import UnitsError
 from matching import AmendOrder as EngineAmend
 from matching import CancelOrder as EngineCancel
@@ -97,6 +100,9 @@ async def build_place(
         raise _invalid("MARKET_HALTED", "commodity", f"trading in {body.commodity} is halted")
     ticks = _ticks(writer, body.price)
     lots = _lots(writer, body.quantity, "quantity")
+    check_storable(writer.spec, ticks, lots)
+    check_band(writer.spec, ticks)
+    check_size(writer.spec, lots)
     if lots < writer.spec.min_quantity_lots:
         raise _invalid(
             "BELOW_MINIMUM_QUANTITY",
@@ -110,6 +116,7 @@ async def build_place(
             raise _invalid("INVALID_MIN_FILL", "min_fill_quantity", "exceeds the quantity")
     expires_ns = None
     if body.expires_at is not None:
+        check_time(body.expires_at, "expires_at")
         expires_ns = _ns(body.expires_at)
         if expires_ns <= time.time_ns():
             raise _invalid("EXPIRY_IN_PAST", "expires_at", "is not in the future")
@@ -218,12 +225,22 @@ async def cancel(books: Books, pool: asyncpg.Pool, principal: Principal, order_i
 async def amend(
     books: Books, pool: asyncpg.Pool, principal: Principal, order_id: int, body: AmendOrder
 ) -> Order:
+    # checked against the order as the amends before this one left it: two concurrent amends,
+    # each within the limits alone, could otherwise rest an order that no column can settle
+    async with books.order_lock(order_id):
+        return await _amend(books, pool, principal, order_id, body)
+
+
+async def _amend(
+    books: Books, pool: asyncpg.Pool, principal: Principal, order_id: int, body: AmendOrder
+) -> Order:
     row = await _own_row(pool, principal, order_id)
     if row["status"] in _CLOSED:
         raise _closed(order_id, row["status"])
     writer = _writer_of(books, row)
     price = _ticks(writer, body.price) if body.price is not None else None
     quantity = _lots(writer, body.quantity, "quantity") if body.quantity is not None else None
+    _check_amend(writer.spec, row, price, quantity)
     command = EngineAmend(
         sequence=_ZERO_SEQ,
         timestamp=_ZERO_TS,
@@ -234,6 +251,21 @@ async def amend(
         quantity=quantity,
     )
     return await _change(writer, Submission(command), order_id)
+
+
+def _check_amend(
+    spec: CommoditySpec, row: asyncpg.Record, price: int | None, quantity: int | None
+) -> None:
+    """The amended order keeps the band, the maximum size and what the storage holds."""
+    ticks = price if price is not None else row["price_ticks"]
+    if quantity is None:
+        # the stored total bounds the open quantity a price change applies to
+        check_storable(spec, ticks, row["quantity_lots"])
+    else:
+        check_storable(spec, ticks, quantity, row["filled_lots"])
+        check_size(spec, quantity)
+    if price is not None:
+        check_band(spec, price)
 
 
 async def set_halted(books: Books, code: str, halted: bool) -> None:

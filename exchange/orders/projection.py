@@ -63,7 +63,10 @@ class Change:
     status: OrderStatus | None = None  # None: open or partially filled, decided by fills
     reason: str | None = None
     price: int | None = None
-    amended: bool = False
+    # after an amend: the order's quantity less what was filled before this batch (fills of
+    # this batch up to the amend, plus the new open quantity). What comes after the amend
+    # (fills, or a would_cross cancel) changes the open and filled quantities, not this.
+    amended_quantity: int | None = None
     updated_ns: int = 0
 
 
@@ -127,7 +130,7 @@ class Projection:
             change = self._change(event.order_id, event.timestamp)
             change.open_lots = event.quantity
             change.price = event.price
-            change.amended = True
+            change.amended_quantity = change.filled_delta + event.quantity
         elif isinstance(event, OrderRejected):
             self.rejections[event.sequence] = str(event.reason)
             if event.order_id is not None and event.order_id in self.new:

@@ -81,7 +81,10 @@ def _trade_record(t: TradeRow) -> tuple[Any, ...]:
 def _change_record(order_id: int, c: Change) -> tuple[Any, ...]:
     status = None if c.status is None else str(c.status)
     updated = ns_to_datetime(c.updated_ns)
-    return (order_id, c.open_lots, c.filled_delta, status, c.reason, c.price, c.amended, updated)
+    return (
+        order_id, c.open_lots, c.filled_delta, status, c.reason, c.price, c.amended_quantity,
+        updated,
+    )  # fmt: skip
 
 
 def _columns(records: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -119,16 +122,14 @@ UPDATE orders o SET
        open_lots = c.open_lots,
        filled_lots = o.filled_lots + c.filled_delta,
        price_ticks = coalesce(c.price, o.price_ticks),
-       quantity_lots = CASE WHEN c.price IS NOT NULL OR c.amended
-                            THEN o.filled_lots + c.filled_delta + c.open_lots
-                            ELSE o.quantity_lots END,
+       quantity_lots = coalesce(o.filled_lots + c.amended_quantity, o.quantity_lots),
        status = coalesce(c.status, CASE WHEN o.filled_lots + c.filled_delta > 0
                                         THEN 'partially_filled' ELSE 'open' END),
        reason = coalesce(c.reason, o.reason),
        updated_at = c.updated_at
   FROM unnest($33::bigint[], $34::bigint[], $35::bigint[], $36::text[], $37::text[],
-              $38::bigint[], $39::bool[], $40::timestamptz[])
-       AS c(id, open_lots, filled_delta, status, reason, price, amended, updated_at)
+              $38::bigint[], $39::bigint[], $40::timestamptz[])
+       AS c(id, open_lots, filled_delta, status, reason, price, amended_quantity, updated_at)
  WHERE o.commodity_id = $1::bigint AND o.id = c.id
 RETURNING {", ".join("o." + c.strip() for c in ORDER_COLUMNS.split(","))}"""
 

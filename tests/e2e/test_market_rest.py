@@ -177,7 +177,7 @@ async def test_tape_is_newest_first_paginated_and_names_no_party(operator, reade
     assert pages == [[5, 4], [3, 2], [1]]
     assert first == {
         "id": 5, "commodity": code, "price": "4002.50", "quantity": "2.500000",
-        "taker_side": "buy", "executed_at": "2024-05-01T12:00:05Z",
+        "taker_side": "buy", "executed_at": "2024-05-01T12:00:05Z", "void": False,
     }  # fmt: skip
 
 

@@ -65,6 +65,12 @@ def test_every_variable_is_read():
         ("EXCHANGE_DB_POOL_SIZE", "0"),
         ("EXCHANGE_SHUTDOWN_TIMEOUT", "-1"),
         ("EXCHANGE_BOOTSTRAP_OPERATOR_KEY", "short"),
+        ("EXCHANGE_PORT", "\u0668\u0660\u0668\u0660"),  # Arabic-Indic digits: 8080
+        ("EXCHANGE_DB_POOL_SIZE", "1_0"),
+        ("EXCHANGE_SNAPSHOT_EVERY", "\uff11\uff10"),  # full-width digits
+        ("EXCHANGE_SHUTDOWN_TIMEOUT", "\u0662"),
+        ("EXCHANGE_SHUTDOWN_TIMEOUT", "1e3"),
+        ("EXCHANGE_SHUTDOWN_TIMEOUT", "nan"),
     ],
 )
 def test_a_wrong_value_names_the_variable(variable, value):

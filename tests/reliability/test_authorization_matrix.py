@@ -1,0 +1,274 @@
+"""The authorization matrix, generated from the route table.
+
+Every route x {no key, unknown key, revoked key, suspended participant, each role} and, for
+routes whose resources belong to a party, the caller's own resources and another party's.
+The expected outcome comes from each endpoint's declared rule; POLICY pins the declared rules,
+so dropping or loosening a route's rule fails here, and a route added without a rule too.
+A deliberate change of a rule is a one-line change of POLICY.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from exchange.api.endpoint import Endpoint
+from exchange.app import all_endpoints
+from tests.factories import Api, commodity_body, new_participant, unique
+
+ENDPOINTS = all_endpoints()
+ROLES = ("operator", "buyer", "supplier", "node", "bank")
+DENIED = {401, 403, 404}
+
+# (method, path) -> "public" | "any" | the roles, space-separated; then the owned path
+# parameter, if any ("+ops": operators reach every party's resources).
+POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("GET", "/healthz"): ("public", None),
+    ("GET", "/readyz"): ("public", None),
+    ("GET", "/metrics"): ("public", None),
+    ("GET", "/v1/openapi.json"): ("public", None),
+    ("POST", "/v1/participants"): ("operator", None),
+    ("GET", "/v1/participants"): ("operator", None),
+    ("GET", "/v1/participants/{participant_id}"): ("operator", None),
+    ("PATCH", "/v1/participants/{participant_id}"): ("operator", None),
+    ("POST", "/v1/participants/{participant_id}/suspend"): ("operator", None),
+    ("POST", "/v1/participants/{participant_id}/reactivate"): ("operator", None),
+    ("GET", "/v1/participants/{participant_id}/keys"): ("any", "participant_id+ops"),
+    ("POST", "/v1/participants/{participant_id}/keys"): ("any", "participant_id+ops"),
+    ("DELETE", "/v1/participants/{participant_id}/keys/{key_id}"): ("any", "participant_id+ops"),
+    ("GET", "/v1/me"): ("any", None),
+    ("POST", "/v1/commodities"): ("operator", None),
+    ("GET", "/v1/commodities"): ("any", None),
+    ("GET", "/v1/commodities/{code}"): ("any", None),
+    ("PATCH", "/v1/commodities/{code}"): ("operator", None),
+    ("POST", "/v1/commodities/{code}/halt"): ("operator", None),
+    ("POST", "/v1/commodities/{code}/resume"): ("operator", None),
+    ("POST", "/v1/regions"): ("operator", None),
+    ("GET", "/v1/regions"): ("any", None),
+    ("GET", "/v1/regions/{code}"): ("any", None),
+    ("PATCH", "/v1/regions/{code}"): ("operator", None),
+    ("POST", "/v1/orders"): ("buyer supplier", None),
+    ("POST", "/v1/orders/batch"): ("buyer supplier", None),
+    ("GET", "/v1/orders"): ("buyer supplier", None),
+    ("GET", "/v1/orders/{order_id}"): ("buyer supplier", "order_id"),
+    ("DELETE", "/v1/orders/{order_id}"): ("buyer supplier", "order_id"),
+    ("PATCH", "/v1/orders/{order_id}"): ("buyer supplier", "order_id"),
+    ("GET", "/v1/fills"): ("buyer supplier", None),
+    ("GET", "/v1/markets"): ("any", None),
+    ("GET", "/v1/markets/{commodity}/ticker"): ("any", None),
+    ("GET", "/v1/markets/{commodity}/book"): ("any", None),
+    ("GET", "/v1/markets/{commodity}/trades"): ("any", None),
+    ("GET", "/v1/markets/{commodity}/candles"): ("any", None),
+    ("GET", "/v1/markets/{commodity}/index"): ("any", None),
+    ("GET", "/v1/ws"): ("any", None),
+    ("GET", "/v1/contracts"): ("any", None),
+    ("GET", "/v1/contracts/public-key"): ("any", None),
+    ("GET", "/v1/contracts/{contract_id}"): ("any", "contract_id+ops"),
+    ("POST", "/v1/contracts/{contract_id}/approve"): ("operator", None),
+    ("POST", "/v1/contracts/{contract_id}/reject"): ("operator", None),
+    ("GET", "/v1/contracts/{contract_id}/verification"): ("any", "contract_id+ops"),
+    ("GET", "/v1/contracts/{contract_id}/document"): ("any", "contract_id+ops"),
+}
+
+# bodies that get past validation, where the handler must run to find the owner
+VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/participants/{participant_id}/keys"): {"label": "matrix"},
+    ("PATCH", "/v1/orders/{order_id}"): {"quantity": "1"},
+}
+
+
+def declared(endpoint: Endpoint) -> tuple[str, str | None]:
+    """An endpoint's declared rule in POLICY's notation."""
+    if endpoint.public:
+        rule = "public"
+    elif endpoint.roles is None:
+        rule = "any" if endpoint.declared else "UNDECLARED"
+    else:
+        rule = " ".join(sorted(endpoint.roles, key=ROLES.index))
+    owned = endpoint.owned
+    return rule, None if owned is None else owned.param + ("+ops" if owned.operators else "")
+
+
+def _name(endpoint: Endpoint) -> str:
+    return f"{endpoint.method} {endpoint.path}"
+
+
+@dataclass
+class Caller:
+    name: str
+    api: Api
+    roles: frozenset[str] = frozenset()
+    participant_id: int | None = None
+    own: dict[str, Any] = field(default_factory=dict)  # owned path parameter -> value
+
+
+@dataclass
+class World:
+    operator: Api
+    callers: dict[str, Caller]
+    values: dict[str, Any]  # path parameter -> a value naming someone else's resource
+
+    async def spare_key(self, participant_id: int) -> int:
+        reply = await self.operator.post(
+            f"/v1/participants/{participant_id}/keys", {"label": unique("spare-")}
+        )
+        assert reply.status == 201, reply.body
+        return int(reply.body["id"])
+
+    async def throwaway(self) -> int:
+        participant, _ = await new_participant(self.operator, ["buyer"])
+        return int(participant["id"])
+
+
+async def _order(api: Api, code: str, side: str, price: str, quantity: str = "5") -> Any:
+    body = {"client_order_id": unique("m-"), "commodity": code, "side": side,
+            "price": price, "quantity": quantity}  # fmt: skip
+    reply = await api.post("/v1/orders", body)
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+async def _contract_between(buyer: Api, supplier: Api, code: str) -> int:
+    await _order(supplier, code, "sell", "500.00", "1")
+    order = await _order(buyer, code, "buy", "500.00", "1")
+    assert order["status"] == "filled", order
+    [contract] = (await buyer.get("/v1/contracts", commodity=code)).body["data"]
+    return int(contract["id"])
+
+
+@pytest.fixture(scope="module")
+async def world(operator: Api) -> World:
+    region = unique("EU-AZ-")
+    assert (await operator.post("/v1/regions", {"code": region, "name": "Matrix"})).status == 201
+    traded = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
+    spare = commodity_body()  # halted, resumed and patched by the matrix
+    for body in (traded, spare):
+        assert (await operator.post("/v1/commodities", body)).status == 201
+    code = traded["code"]
+    callers: dict[str, Caller] = {"operator": Caller("operator", operator, frozenset({"operator"}))}
+    me = (await operator.get("/v1/me")).body
+    callers["operator"].participant_id = me["participant"]["id"]
+    for role in ROLES[1:]:
+        participant, api = await new_participant(operator, [role], home_region=region)
+        callers[role] = Caller(role, api, frozenset({role}), participant["id"])
+    _, other_supplier = await new_participant(operator, ["supplier"], home_region=region)
+    other, other_buyer = await new_participant(operator, ["buyer"], home_region=region)
+    own_contract = await _contract_between(callers["buyer"].api, callers["supplier"].api, code)
+    other_contract = await _contract_between(other_buyer, other_supplier, code)
+    callers["buyer"].own = {
+        "order_id": (await _order(callers["buyer"].api, code, "buy", "100.00"))["id"],
+        "contract_id": own_contract,
+    }
+    callers["supplier"].own = {
+        "order_id": (await _order(callers["supplier"].api, code, "sell", "900.00"))["id"],
+        "contract_id": own_contract,
+    }
+    for caller in callers.values():
+        caller.own["participant_id"] = caller.participant_id
+    # the denied callers: no key, an unknown key, a revoked key, a suspended participant
+    callers["no key"] = Caller("no key", operator.with_key(None))
+    callers["unknown key"] = Caller("unknown key", operator.with_key("tck_unknown-0123456789"))
+    revoked, revoked_api = await new_participant(operator, ["operator"])
+    me = (await revoked_api.get("/v1/me")).body
+    gone = await operator.delete(f"/v1/participants/{revoked['id']}/keys/{me['key_id']}")
+    assert gone.status == 200, gone.body
+    callers["revoked key"] = Caller("revoked key", revoked_api)
+    suspended, suspended_api = await new_participant(operator, ["operator"])
+    reply = await operator.post(f"/v1/participants/{suspended['id']}/suspend")
+    assert reply.status == 200, reply.body
+    callers["suspended"] = Caller("suspended", suspended_api)
+    values = {
+        "order_id": (await _order(other_buyer, code, "buy", "101.00"))["id"],
+        "contract_id": other_contract,
+        "participant_id": other["id"],
+        "commodity": code,
+    }
+    return World(operator, callers, values | {"spare_code": spare["code"], "region": region})
+
+
+async def _path(world: World, endpoint: Endpoint, caller: Caller, own: bool) -> str:
+    """The endpoint's path with its parameters naming the caller's or someone else's things."""
+    values: dict[str, Any] = dict(world.values)
+    values["code"] = values["region"] if "/regions/" in endpoint.path else values["spare_code"]
+    if endpoint.path.endswith(("/suspend", "/reactivate")):
+        values["participant_id"] = await world.throwaway()  # not the matrix's own callers
+    if own:
+        values.update(caller.own)
+    if "{key_id}" in endpoint.path:
+        owner = values["participant_id"]
+        values["key_id"] = await world.spare_key(owner) if caller.name in ROLES else 1
+    return re.sub(r"{(\w+)}", lambda m: str(values[m[1]]), endpoint.path)
+
+
+async def _call(world: World, endpoint: Endpoint, caller: Caller, own: bool = False) -> Any:
+    path = await _path(world, endpoint, caller, own)
+    body = None
+    if endpoint.body is not None:
+        body = VALID_BODIES.get((endpoint.method, endpoint.path), {})
+    return path, await caller.api.call(endpoint.method, path, body)
+
+
+def _allowed_by_role(endpoint: Endpoint, caller: Caller) -> bool:
+    return endpoint.roles is None or bool(caller.roles & set(endpoint.roles))
+
+
+def test_every_route_has_a_declared_rule_pinned_in_the_policy() -> None:
+    undeclared = [_name(e) for e in ENDPOINTS if not e.public and not e.declared]
+    rules = {(e.method, e.path): declared(e) for e in ENDPOINTS}
+
+    assert undeclared == []
+    assert rules == POLICY
+
+
+def test_routes_naming_a_party_resource_declare_its_owner() -> None:
+    # an id in the path of a route that is not for operators only names something of a party's
+    missing = [
+        _name(e)
+        for e in ENDPOINTS
+        if re.search(r"{\w+_id}", e.path) and e.roles != {"operator"} and e.owned is None
+    ]
+
+    assert missing == []
+
+
+def _expected(endpoint: Endpoint, caller: Caller, own: bool) -> tuple[int, str] | None:
+    """(status, code) the caller must get, or None: anything but 401, 403 and 404."""
+    if endpoint.public:
+        return None
+    if caller.name in ("no key", "unknown key", "revoked key"):
+        return 401, "UNAUTHENTICATED"
+    if caller.name == "suspended":
+        return 403, "PARTICIPANT_SUSPENDED"
+    if not _allowed_by_role(endpoint, caller):
+        return 403, "ROLE_REQUIRED"
+    owned = endpoint.owned
+    if owned is None or own or (owned.operators and "operator" in caller.roles):
+        return None
+    return 404, "UNKNOWN_"  # another party's: as if it did not exist
+
+
+def _meets(expected: tuple[int, str] | None, status: int, code: str | None) -> bool:
+    if expected is None:
+        return status not in DENIED
+    return status == expected[0] and (code or "").startswith(expected[1])
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_name)
+async def test_authorization_matrix(world: World, endpoint: Endpoint) -> None:
+    outcomes = []
+    for caller in world.callers.values():
+        owns = endpoint.owned is not None and endpoint.owned.param in caller.own
+        for own in (False, True) if owns else (False,):
+            path, reply = await _call(world, endpoint, caller, own)
+            expected = _expected(endpoint, caller, own)
+            outcomes.append(
+                (caller.name, own, path, reply.status, reply.code, expected,
+                 _meets(expected, reply.status, reply.code))
+            )  # fmt: skip
+
+    wrong = [outcome for outcome in outcomes if not outcome[-1]]
+    assert wrong == [], outcomes
+    assert len(outcomes) >= len(world.callers)
