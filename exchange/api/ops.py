@@ -31,8 +31,8 @@ async def _database_check(ctx: Context) -> str:
 
 
 def _books_check(ctx: Context) -> str:
-    waiting = ctx.runtime.books.waiting_for_database()
-    return "ok" if not waiting else "waiting for the database: " + ", ".join(sorted(waiting))
+    rebuilding = ctx.runtime.books.rebuilding()
+    return "ok" if not rebuilding else "rebuilding: " + ", ".join(sorted(rebuilding))
 
 
 @routes.route(

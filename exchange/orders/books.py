@@ -75,8 +75,9 @@ class Books:
             spec = next((s for s in await load_specs(self._pool) if s.code == code), None)
             return None if spec is None else await self._start_writer(spec)
 
-    def waiting_for_database(self) -> list[str]:
-        """Codes of the books that wait for the database to return before taking commands."""
+    def rebuilding(self) -> list[str]:
+        """Codes of the books that take no commands until their rebuild succeeds (mostly:
+        waiting for the database to return)."""
         return [code for code, writer in self._writers.items() if not writer.available]
 
     def writer_by_id(self, commodity_id: int) -> BookWriter | None:

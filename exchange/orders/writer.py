@@ -59,6 +59,10 @@ _ENCODER = msgspec.msgpack.Encoder()
 CommandT = TypeVar("CommandT", bound=Command)
 
 
+def _rebuilding() -> UnavailableError:
+    return UnavailableError("the book is being rebuilt; retry shortly", code="BOOK_UNAVAILABLE")
+
+
 class BookWriter:
     """Owns one commodity's book; the only task that changes it or its journal."""
 
@@ -86,7 +90,8 @@ class BookWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._settled = True  # no batch half-applied to the in-memory book
-        self.available = True  # False while the database is away: submissions get 503
+        self.available = True  # False until a rebuild succeeds: submissions get 503
+        self._unavailable: Callable[[], Exception] = DatabaseUnavailableError
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class BookWriter:
         if self._task is None or self._stopping:
             raise UnavailableError("the book is not running", code="BOOK_UNAVAILABLE")
         if not self.available:
-            raise DatabaseUnavailableError()
+            raise self._unavailable()
         submission.future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(submission)
         return await submission.future
@@ -194,7 +199,7 @@ class BookWriter:
         except Exception as exc:
             if database_unavailable(exc):
                 log.warning("database unavailable; batch not committed", error=repr(exc))
-                self._wait_for_database(subs)
+                self._pause(subs, DatabaseUnavailableError)
                 await self._rebuild()
                 return
             log.exception("batch failed; retrying its commands one by one", batch=len(subs))
@@ -211,7 +216,7 @@ class BookWriter:
                 done = await self._process([sub])
             except Exception as exc:
                 if database_unavailable(exc):
-                    self._wait_for_database(subs[index:])
+                    self._pause(subs[index:], DatabaseUnavailableError)
                     await self._rebuild()
                     return
                 # the database refused this command alone: a bug to fix, not the others' fault
@@ -221,13 +226,16 @@ class BookWriter:
                 continue
             self._publish(done)
 
-    def _wait_for_database(self, subs: list[Submission]) -> None:
-        """The database is away: answer these and everything queued 503, take no more."""
-        if self.available:
-            log.warning("book waits for the database", commodity=self.spec.code)
+    def _pause(self, subs: list[Submission], error: Callable[[], Exception]) -> None:
+        """Until the book is rebuilt: answer these and everything queued with `error` (a
+        503), and new submissions too, instead of letting them wait."""
+        if self.available or self._unavailable is not error:
+            database_away = error is DatabaseUnavailableError
+            log.warning("book paused until rebuilt", commodity=self.spec.code, db=database_away)
         self.available = False
-        self._fail(subs, DatabaseUnavailableError)
-        self._fail_queued(DatabaseUnavailableError)
+        self._unavailable = error
+        self._fail(subs, error)
+        self._fail_queued(error)
 
     def _fail(self, subs: list[Submission], error: Callable[[], Exception]) -> None:
         for sub in subs:
@@ -251,9 +259,10 @@ class BookWriter:
                     loaded = await load_book(conn, self.spec)
             except Exception as exc:
                 if database_unavailable(exc):
-                    self._wait_for_database(waiting or [])
+                    self._pause(waiting or [], DatabaseUnavailableError)
                 else:
                     log.exception("book rebuild failed", commodity=self.spec.code)
+                    self._pause(waiting or [], _rebuilding)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue

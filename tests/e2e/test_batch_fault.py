@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import asyncpg
+import pytest
 
 from exchange.appkeys import RUNTIME
 from tests.factories import Api, commodity_body, new_participant
@@ -25,6 +26,19 @@ CREATE CONSTRAINT TRIGGER refuse_poison AFTER INSERT ON orders
 GOOD = 5
 
 
+@pytest.fixture(scope="module")
+async def poisoned(db: asyncpg.Connection) -> None:
+    await db.execute(_POISON)
+
+
+async def _market(operator: Api) -> tuple[str, Api]:
+    await operator.post("/v1/regions", {"code": "EU-BF", "name": "Batch fault"})
+    commodity = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
+    assert (await operator.post("/v1/commodities", commodity)).status == 201
+    _, supplier = await new_participant(operator, ["supplier"], home_region="EU-BF")
+    return commodity["code"], supplier
+
+
 async def _until(condition, message: str) -> None:
     deadline = time.monotonic() + 20
     while not await condition():
@@ -39,15 +53,10 @@ def _sell(code: str, client_order_id: str, price: int) -> dict[str, str]:
     }  # fmt: skip
 
 
-async def test_one_faulty_command_fails_alone(operator: Api, center, database_url, db):
-    await operator.post("/v1/regions", {"code": "EU-BF", "name": "Batch fault"})
-    commodity = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-    assert (await operator.post("/v1/commodities", commodity)).status == 201
-    code = commodity["code"]
-    _, supplier = await new_participant(operator, ["supplier"], home_region="EU-BF")
+async def test_one_faulty_command_fails_alone(operator: Api, center, database_url, db, poisoned):
+    code, supplier = await _market(operator)
     first = await supplier.post("/v1/orders", _sell(code, "warm-up", 200))
     writer = center[1][RUNTIME].books.writer_by_id(first.body["id"] >> 40)
-    await db.execute(_POISON)
 
     # hold the writer in its next batch so that the orders after it queue as one batch
     blocker = await asyncpg.connect(database_url)
@@ -97,3 +106,32 @@ async def test_one_faulty_command_fails_alone(operator: Api, center, database_ur
     assert [level[0] for level in book.body["asks"]] == [
         f"{price}.00" for price in [*range(101, 101 + GOOD), 120, 199, 200]
     ]
+
+
+async def test_a_book_that_cannot_be_rebuilt_answers_503_until_it_can(
+    operator: Api, anonymous: Api, db, poisoned
+):
+    code, supplier = await _market(operator)
+    assert (await supplier.post("/v1/orders", _sell(code, "before", 100))).status == 201
+    await db.execute("ALTER TABLE book_snapshots RENAME TO book_snapshots_away")
+    try:
+        # the poisoned batch fails; the rebuild after it cannot read the snapshots
+        poisoned_reply = await supplier.post("/v1/orders", _sell(code, "poison-2", 101))
+        paused = await supplier.post("/v1/orders", _sell(code, "while-paused", 102))
+        ready = await anonymous.get("/readyz")
+    finally:
+        await db.execute("ALTER TABLE book_snapshots_away RENAME TO book_snapshots")
+    retried = None
+
+    async def accepted_again() -> bool:
+        nonlocal retried
+        retried = await supplier.post("/v1/orders", _sell(code, "while-paused", 102))
+        return retried.status == 201
+
+    await _until(accepted_again, "the book never took orders again")
+
+    assert (poisoned_reply.status, poisoned_reply.code) == (503, "BOOK_UNAVAILABLE")
+    assert (paused.status, paused.code) == (503, "BOOK_UNAVAILABLE")
+    assert paused.headers["Retry-After"] == "1"
+    assert ready.status == 503
+    assert ready.body["checks"]["books"] == f"rebuilding: {code}"

@@ -295,6 +295,6 @@ async def test_sigterm_while_the_database_is_away_finishes(tmp_path, http, serve
         center.stop()
 
     assert checks["database"].startswith("failing")
-    assert checks["books"] == f"waiting for the database: {code}"
+    assert checks["books"] == f"rebuilding: {code}"
     assert exit_code == 0
     assert elapsed < SHUTDOWN_TIMEOUT + 5, f"SIGTERM took {elapsed:.1f} s"
