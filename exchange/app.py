@@ -124,7 +124,13 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         load_signing_key, settings.contract_signing_key, settings.data_dir
     )
     app[RUNTIME].signer = await register(app[RUNTIME].pool, key)
-    books = Books(app[RUNTIME].pool, app[MARKET], app[RUNTIME].signer, settings.snapshot_every)
+    books = Books(
+        app[RUNTIME].pool,
+        app[MARKET],
+        app[RUNTIME].signer,
+        settings.snapshot_every,
+        on_database_lost=app[DB_HEALTH].lost,
+    )
     app[RUNTIME].books = books
     await books.start()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 
 import asyncpg
 import structlog
@@ -20,9 +21,15 @@ class Books:
     """Writers by commodity code, and the region ids the engine uses."""
 
     def __init__(
-        self, pool: asyncpg.Pool, feed: MarketFeed, signer: Signer, snapshot_every: int = 100_000
+        self,
+        pool: asyncpg.Pool,
+        feed: MarketFeed,
+        signer: Signer,
+        snapshot_every: int = 100_000,
+        on_database_lost: Callable[[], None] = lambda: None,
     ) -> None:
         self._pool = pool
+        self._on_database_lost = on_database_lost
         self._signer = signer
         # journal entries between snapshots: bounds the replay at restart
         self._snapshot_every = snapshot_every
@@ -58,6 +65,7 @@ class Books:
             lambda: self._region_codes,
             self._signer,
             self._snapshot_every,
+            self._on_database_lost,
         )
         await writer.start()
         self._writers[spec.code] = writer

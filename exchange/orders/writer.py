@@ -74,8 +74,10 @@ class BookWriter:
         region_codes: Callable[[], dict[int, str]],
         signer: Signer,
         snapshot_every: int = 100_000,
+        on_database_lost: Callable[[], None] = lambda: None,
     ) -> None:
         self.spec = spec
+        self._on_database_lost = on_database_lost  # tells the rest of the center
         self._signer = signer
         self._snapshot_every = snapshot_every
         self._pool = pool
@@ -229,9 +231,11 @@ class BookWriter:
     def _pause(self, subs: list[Submission], error: Callable[[], Exception]) -> None:
         """Until the book is rebuilt: answer these and everything queued with `error` (a
         503), and new submissions too, instead of letting them wait."""
+        database_away = error is DatabaseUnavailableError
         if self.available or self._unavailable is not error:
-            database_away = error is DatabaseUnavailableError
             log.warning("book paused until rebuilt", commodity=self.spec.code, db=database_away)
+        if database_away:
+            self._on_database_lost()
         self.available = False
         self._unavailable = error
         self._fail(subs, error)

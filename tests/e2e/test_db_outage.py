@@ -220,9 +220,10 @@ async def test_database_restart_under_load(tmp_path, http, server):
 
         await server.kill()
         await until(lambda: load.statuses[503] > 0, "no 503 while the database is away")
-        await until_ready(http, center.base, 503)
+        # from the first 503 on, every route knows (before /readyz asks the database)
         some_order = next(iter(load.acked.values()))
         down = await _while_down(api, code, some_order)
+        await until_ready(http, center.base, 503)
         async with http.get(center.base + "/healthz") as reply:
             alive = reply.status
         acked_before_return = len(load.acked)
