@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
 
 import asyncpg
@@ -34,7 +34,7 @@ from exchange.config import Settings
 from exchange.contracts.signing import load_signing_key, register
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
-from exchange.db.health import DatabaseHealth
+from exchange.db.health import DatabaseHealth, database_unavailable
 from exchange.db.migrate import migrate
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
@@ -132,11 +132,30 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         on_database_lost=app[DB_HEALTH].lost,
     )
     app[RUNTIME].books = books
-    await books.start()
     try:
+        await books.start()  # a failure here stops the writers already started
         yield
     finally:
         await books.stop()
+
+
+Stage = Callable[[web.Application], AsyncIterator[None]]
+
+
+async def _enter(stages: contextlib.AsyncExitStack, stage: Stage, app: web.Application) -> None:
+    """Enter a start-up stage; if the database goes away meanwhile, try the stage again once
+    it is back (each stage undoes what it did before it failed)."""
+    delay = 0.2
+    while True:
+        try:
+            await stages.enter_async_context(contextlib.asynccontextmanager(stage)(app))
+            return
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database lost during start-up", stage=stage.__name__, retry_in=delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 async def _lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -146,7 +165,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
 
     async def boot() -> None:
         for stage in (_database, market_data_lifespan, _books):
-            await stages.enter_async_context(contextlib.asynccontextmanager(stage)(app))
+            await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
 

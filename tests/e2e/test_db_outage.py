@@ -4,9 +4,12 @@ recovery by itself, nothing acknowledged lost or doubled, and a shutdown that fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -299,3 +302,51 @@ async def test_sigterm_while_the_database_is_away_finishes(tmp_path, http, serve
     assert checks["books"] == f"rebuilding: {code}"
     assert exit_code == 0
     assert elapsed < SHUTDOWN_TIMEOUT + 5, f"SIGTERM took {elapsed:.1f} s"
+
+
+@pytest.mark.timeout(120)
+async def test_database_lost_during_start_up_is_waited_for(tmp_path, http, server):
+    env = env_without_database(
+        DATABASE_URL=server.dsn, EXCHANGE_BOOTSTRAP_OPERATOR_KEY=OPERATOR_KEY
+    )
+    migrated = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "exchange", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    # hold the start-up at the books' first look at the commodities, then take the server away
+    blocker = await asyncpg.connect(server.dsn)
+    await blocker.execute("BEGIN; LOCK TABLE commodities IN ACCESS EXCLUSIVE MODE")
+    center = Center(tmp_path, env)
+    try:
+
+        async def start_up_waits() -> bool:
+            return bool(
+                await blocker.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    " AND relation = 'commodities'::regclass"
+                )
+            )
+
+        deadline = time.monotonic() + DEADLINE
+        while not await start_up_waits():
+            assert time.monotonic() < deadline, "start-up never reached the commodities"
+            await asyncio.sleep(0.05)
+        await server.kill()
+        assert center.process.poll() is None, center.log.read_text()
+        await server.start()
+        await until_ready(http, center.base, 200)
+        operator = Api(http, center.base, OPERATOR_KEY)
+        listed = await operator.post("/v1/regions", {"code": "EU-SU", "name": "Start-up"})
+    finally:
+        exit_code = center.stop()
+        with contextlib.suppress(Exception):
+            await blocker.close()
+
+    assert listed.status == 201
+    assert "database lost during start-up" in center.log.read_text()
+    assert exit_code == 0
