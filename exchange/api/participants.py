@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from exchange import participants as store
 from exchange.api.endpoint import Context, Routes, decode_cursor, page_of
-from exchange.appkeys import MARKET
+from exchange.appkeys import MARKET, SETTINGS
 from exchange.errors import ConflictError, NotFoundError
-from exchange.messages.common import Page
+from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import (
     ApiKeyInfo,
     CreateParticipant,
@@ -87,6 +87,7 @@ async def get_participant(ctx: Context) -> Participant:
     roles=OPERATOR,
     body=UpdateParticipant,
     response=Participant,
+    errors=[409],
 )
 async def update_participant(ctx: Context) -> Participant:
     pid = ctx.int_param("participant_id")
@@ -144,13 +145,18 @@ def _own_or_operator(ctx: Context) -> int:
 @routes.route(
     "GET",
     "/v1/participants/{participant_id}/keys",
-    summary="A participant's API keys (never the secrets)",
-    response=list[ApiKeyInfo],
+    summary="A participant's API keys (never the secrets), oldest first",
+    query=PageQuery,
+    response=Page[ApiKeyInfo],
 )
-async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
+async def list_keys(ctx: Context) -> Page[ApiKeyInfo]:
     pid = _own_or_operator(ctx)
+    query: PageQuery = ctx.query
     await store.get_participant(ctx.runtime.pool, pid)
-    return await store.list_keys(ctx.runtime.pool, pid)
+    rows = await store.list_keys(
+        ctx.runtime.pool, pid, decode_cursor(query.cursor, int), query.limit + 1
+    )
+    return page_of(rows, query.limit, lambda key: key.id)
 
 
 @routes.route(
@@ -160,13 +166,16 @@ async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
     body=IssueKey,
     response=IssuedKey,
     status=201,
+    errors=[409],
 )
 async def issue_key(ctx: Context) -> IssuedKey:
     pid = _own_or_operator(ctx)
     body: IssueKey = ctx.body
     async with ctx.transaction() as conn:
         await store.get_participant(conn, pid)
-        key = await store.issue_key(conn, pid, body.label, body.replaces_key_id)
+        key = await store.issue_key(
+            conn, pid, body.label, body.replaces_key_id, ctx.app[SETTINGS].max_keys_per_participant
+        )
         await ctx.audit(
             conn,
             "key.issue",
@@ -182,6 +191,7 @@ async def issue_key(ctx: Context) -> IssuedKey:
     "/v1/participants/{participant_id}/keys/{key_id}",
     summary="Revoke an API key at once",
     response=ApiKeyInfo,
+    errors=[409],
 )
 async def revoke_key(ctx: Context) -> ApiKeyInfo:
     pid = _own_or_operator(ctx)
