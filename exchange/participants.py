@@ -18,6 +18,7 @@ from exchange.messages.participants import (
     Role,
     UpdateParticipant,
 )
+from exchange.orders.gate import move_gate
 
 # Serialises changes that could take away the last operator, so two of them cannot each see
 # the other operator and together leave none.
@@ -253,6 +254,7 @@ async def ensure_bootstrap_operator(conn: Conn, key: str) -> int:
         await conn.execute(
             "UPDATE api_keys SET revoked_at=NULL WHERE key_hash=$1", hash_api_key(key)
         )
+        await move_gate(conn)  # it may be reactivated: let the books know
         await conn.execute(
             """UPDATE participants
                   SET roles = CASE WHEN 'operator' = ANY (roles) THEN roles
