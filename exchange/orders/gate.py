@@ -14,7 +14,7 @@ async def move_gate(conn: Conn) -> None:
     Call it first in the transaction that changes a participant's status: it waits for the
     batches in flight, and batches after it wait for this transaction and then see its change.
     """
-    await conn.execute("UPDATE trading_gate SET epoch = epoch + 1")
+    await conn.execute("SELECT trading_gate_move()")
 
 
 class TradingGate:
@@ -26,7 +26,7 @@ class TradingGate:
 
     async def check(self, conn: Conn) -> frozenset[int]:
         """Lock the gate for this batch; return the participants barred since the last check."""
-        epoch = await conn.fetchval("SELECT epoch FROM trading_gate FOR SHARE")
+        epoch = await conn.fetchval("SELECT trading_gate_pass()")
         if epoch == self._epoch:
             return frozenset()
         rows = await conn.fetch(
