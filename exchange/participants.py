@@ -153,6 +153,9 @@ async def update_participant(conn: Conn, pid: int, change: UpdateParticipant) ->
 
 
 async def set_status(conn: Conn, pid: int, status: ParticipantStatus) -> Participant:
+    """Suspend or reactivate; call it first in its transaction (it moves the trading gate,
+    which waits for the books' batches in flight)."""
+    await move_gate(conn)
     if status is ParticipantStatus.SUSPENDED:
         await lock_operators(conn)
     row = await conn.fetchrow(
@@ -168,8 +171,9 @@ async def set_status(conn: Conn, pid: int, status: ParticipantStatus) -> Partici
 
 
 async def _check_key_cap(conn: Conn, pid: int, cap: int) -> None:
-    # the row lock makes concurrent issues for one participant count one after the other
-    await conn.execute("SELECT 1 FROM participants WHERE id=$1 FOR UPDATE", pid)
+    # the row lock makes concurrent issues for one participant count one after the other (NO
+    # KEY: the books' foreign-key checks on the participant need not wait for it)
+    await conn.execute("SELECT 1 FROM participants WHERE id=$1 FOR NO KEY UPDATE", pid)
     active = await conn.fetchval(
         "SELECT count(*) FROM api_keys WHERE participant_id=$1 AND revoked_at IS NULL", pid
     )

@@ -20,7 +20,6 @@ from exchange.messages.participants import (
     Role,
     UpdateParticipant,
 )
-from exchange.orders.gate import move_gate
 
 routes = Routes("participants")
 OPERATOR = [Role.OPERATOR]
@@ -104,14 +103,13 @@ async def _set_status(ctx: Context, status: ParticipantStatus) -> Participant:
     if pid == ctx.caller.participant_id and status is ParticipantStatus.SUSPENDED:
         raise ConflictError("an operator cannot suspend itself", code="CANNOT_SUSPEND_SELF")
     async with ctx.transaction() as conn:
-        await move_gate(conn)  # first: waits for the books' batches in flight
         participant = await store.set_status(conn, pid, status)
         await ctx.audit(conn, f"participant.{status}", f"participant:{pid}")
     ctx.runtime.auth.forget_all()
-    # each book cancels the suspended participant's resting orders (reason
-    # participant_suspended) before it matches anything else; here, before answering
-    await ctx.runtime.books.sync()
     if status is ParticipantStatus.SUSPENDED:
+        # every book cancels the participant's resting orders (reason participant_suspended)
+        # in its next batch, before it matches anything else; here, before answering
+        await ctx.runtime.books.sync()
         ctx.app[MARKET].hub.shut_out(pid, "PARTICIPANT_SUSPENDED", "the participant is suspended")
     return participant
 

@@ -33,7 +33,7 @@ class TradingGate:
             "SELECT id FROM participants WHERE status <> $1", str(ParticipantStatus.ACTIVE)
         )
         barred = frozenset(row[0] for row in rows)
-        newly = barred - self.barred if self._epoch >= 0 else barred
+        newly = barred - self.barred  # a fresh gate knows nobody: it sweeps them all
         self.barred, self._epoch = barred, epoch
         return newly
 
