@@ -246,6 +246,18 @@ async def revoke_key(conn: Conn, pid: int, key_id: int) -> ApiKeyInfo:
     return ApiKeyInfo(**dict(row))
 
 
+async def _restore_operator(conn: Conn, pid: int) -> None:
+    await move_gate(conn)  # it may be reactivated: let the books know
+    await conn.execute(
+        """UPDATE participants
+              SET roles = CASE WHEN 'operator' = ANY (roles) THEN roles
+                               ELSE roles || '{operator}'::text[] END,
+                  status = 'active', updated_at = now()
+            WHERE id = $1 AND (NOT 'operator' = ANY (roles) OR status <> 'active')""",
+        pid,
+    )
+
+
 async def ensure_bootstrap_operator(conn: Conn, key: str) -> int:
     """Make sure an active operator holding `key` exists; return its participant id.
 
@@ -258,15 +270,7 @@ async def ensure_bootstrap_operator(conn: Conn, key: str) -> int:
         await conn.execute(
             "UPDATE api_keys SET revoked_at=NULL WHERE key_hash=$1", hash_api_key(key)
         )
-        await move_gate(conn)  # it may be reactivated: let the books know
-        await conn.execute(
-            """UPDATE participants
-                  SET roles = CASE WHEN 'operator' = ANY (roles) THEN roles
-                                   ELSE roles || '{operator}'::text[] END,
-                      status = 'active', updated_at = now()
-                WHERE id = $1 AND (NOT 'operator' = ANY (roles) OR status <> 'active')""",
-            found,
-        )
+        await _restore_operator(conn, found)
         return int(found)
     pid = await conn.fetchval(
         """INSERT INTO participants (legal_name, registration_number, contact_name,
@@ -276,6 +280,7 @@ async def ensure_bootstrap_operator(conn: Conn, key: str) -> int:
            ON CONFLICT (registration_number) DO UPDATE SET updated_at = now()
            RETURNING id"""
     )
+    await _restore_operator(conn, pid)  # the center's own participant, under a new key
     await conn.execute(
         "INSERT INTO api_keys (participant_id, key_hash, prefix, label)"
         " VALUES ($1, $2, $3, 'bootstrap')",

@@ -16,11 +16,13 @@ from tests.factories import OPERATOR_KEY, Api, new_participant
 
 
 @contextlib.asynccontextmanager
-async def _center(database_url: str, http: ClientSession) -> AsyncIterator[Api]:
+async def _center(
+    database_url: str, http: ClientSession, key: str = OPERATOR_KEY
+) -> AsyncIterator[Api]:
     """A center on the module's database (started afresh: start-up is under test here)."""
-    runner, url = await start_app(settings_for(database_url))
+    runner, url = await start_app(settings_for(database_url, bootstrap_operator_key=key))
     try:
-        yield Api(http, url, OPERATOR_KEY)
+        yield Api(http, url, key)
     finally:
         await runner.cleanup()
 
@@ -130,4 +132,22 @@ async def test_the_bootstrap_key_restores_role_and_status_at_start(database_url,
     assert back.status == 200
     assert back.body["participant"]["status"] == "active"
     assert set(back.body["participant"]["roles"]) == {"buyer", "operator"}
+    assert listing.status == 200
+
+
+async def test_a_new_bootstrap_key_also_restores_the_centers_operator(database_url, http):
+    async with _center(database_url, http) as operator:
+        _, other = await new_participant(operator, ["operator"])
+        me = await _my_id(operator)
+        assert (await operator.patch(f"/v1/participants/{me}", {"roles": ["buyer"]})).status == 200
+        assert (await other.post(f"/v1/participants/{me}/suspend")).status == 200
+
+    new_key = "tck_a-new-bootstrap-key-for-the-same-center"
+    async with _center(database_url, http, new_key) as operator:
+        back = await operator.get("/v1/me")
+        listing = await operator.get("/v1/participants")
+
+    assert back.body["participant"]["id"] == me  # the same participant, under the new key
+    assert back.body["participant"]["status"] == "active"
+    assert "operator" in back.body["participant"]["roles"]
     assert listing.status == 200
