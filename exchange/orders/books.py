@@ -10,7 +10,7 @@ import structlog
 
 from exchange.contracts.signing import Signer
 from exchange.market.feed import MarketFeed
-from exchange.orders.writer import BookWriter
+from exchange.orders.writer import BookWriter, Submission
 from exchange.reference import CommoditySpec, load_specs
 
 log = structlog.get_logger("exchange.orders")
@@ -74,6 +74,18 @@ class Books:
                 return self._writers[code]
             spec = next((s for s in await load_specs(self._pool) if s.code == code), None)
             return None if spec is None else await self._start_writer(spec)
+
+    async def sync(self) -> None:
+        """Run a batch in every book now, so each sees the trading gate as it is (and cancels
+        the resting orders of participants suspended since); a book that cannot do so now
+        does it in its next batch, before it matches anything."""
+        writers = list(self._writers.values())
+        results = await asyncio.gather(
+            *(writer.submit(Submission(None)) for writer in writers), return_exceptions=True
+        )
+        for writer, result in zip(writers, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("book not synced", commodity=writer.spec.code, error=repr(result))
 
     def writer_by_id(self, commodity_id: int) -> BookWriter | None:
         """The writer of the book with this commodity id, if it runs."""

@@ -13,12 +13,14 @@ import asyncpg
 import msgspec
 import structlog
 
+from exchange.audit import AuditRecord
 from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
 from exchange.errors import UnavailableError
 from exchange.market.feed import CommittedBatch, MarketFeed
 from exchange.messages.orders import Order
 from exchange.orders import store
+from exchange.orders.gate import SUSPENDED_REASON, TradingGate, resting_orders
 from exchange.orders.projection import NewOrder, Projection, global_id
 from exchange.orders.recovery import load_book, new_book
 from exchange.orders.views import fills_of, order_from_new, order_from_row, public_trade
@@ -31,11 +33,12 @@ from matching import (
     Event,
     ExpireOrders,
     HaltBook,
+    OrderCancelled,
     PlaceOrder,
     ResumeBook,
 )
 from matching.snapshot import snapshot
-from matching.types import CommodityId, Sequence, Timestamp
+from matching.types import CommodityId, OrderId, ParticipantId, Sequence, Timestamp
 
 log = structlog.get_logger("exchange.orders")
 
@@ -69,16 +72,22 @@ Outcome = Placed | Duplicate | Changed | Refused
 
 @dataclass(slots=True)
 class Submission:
-    """A command waiting for its batch; `command` lacks sequence, timestamp (and order id)."""
+    """A command waiting for its batch; `command` lacks sequence, timestamp (and order id).
 
-    command: Command
+    Without a command it only asks for a batch: the gate is checked and the answer is that
+    the batch committed. `reason` replaces the engine's reason for a cancel (the engine only
+    knows cancels on the owner's behalf)."""
+
+    command: Command | None
     participant_id: int = 0
     client_order_id: str = ""
     request_hash: bytes = b""
     region_code: str | None = None
     future: asyncio.Future[Outcome] | None = None
     order_id: int = 0
-    queued: bool = True  # False for the writer's own expiry commands
+    queued: bool = True  # False for the writer's own commands (expiry, suspension cancels)
+    reason: str | None = None
+    audit: AuditRecord | None = None  # written with the batch if the command took effect
 
 
 @dataclass(slots=True)
@@ -113,6 +122,7 @@ class BookWriter:
         self._next_local = 1
         self._last_ns = 0
         self._task: asyncio.Task[None] | None = None
+        self._gate = TradingGate()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -205,6 +215,7 @@ class BookWriter:
             self.book = loaded.book
             self.sequence = loaded.sequence
             self._next_local = loaded.next_local
+            self._gate = TradingGate()  # its sweep may not have committed: check afresh
             return
 
     def _stamp(self, command: CommandT, order_id: int = 0) -> CommandT:
@@ -217,41 +228,88 @@ class BookWriter:
         return msgspec.structs.replace(command, sequence=self.sequence, timestamp=self._last_ns)
 
     async def _process(self, subs: list[Submission]) -> None:
-        batch = _Batch(subs)
-        codes = self._region_codes()
-        projection = Projection(self.spec.id, codes)
+        batch = _Batch([])
+        projection = Projection(self.spec.id, self._region_codes())
         async with self._pool.acquire() as conn, conn.transaction():
-            claimed = await self._claim(conn, batch)
-            events: list[Event] = []
-            journal: list[tuple[int, bytes]] = []
+            barred = await self._gate.check(conn)
+            if barred:
+                batch.subs += await self._sweep(conn, barred)
             for sub in subs:
-                command: Command
-                if isinstance(sub.command, PlaceOrder):
-                    if sub.order_id not in claimed:
-                        batch.outcomes.append((sub, Duplicate()))
-                        continue
-                    placed = self._stamp(sub.command, sub.order_id)
-                    projection.add_order(
-                        NewOrder(placed, sub.participant_id, sub.client_order_id, sub.region_code)
-                    )
-                    command = placed
+                settled = self._settled(sub)
+                if settled is None:
+                    batch.subs.append(sub)
                 else:
-                    command = self._stamp(sub.command)
-                batch.commands.append((sub, command))
-                journal.append((command.sequence, _ENCODER.encode(command)))
-                start = len(events)
-                self.book.apply(command, events)
-                for event in events[start:]:
-                    projection.apply(event)
+                    batch.outcomes.append((sub, settled))
+            claimed = await self._claim(conn, batch)
+            journal = self._apply(batch, claimed, projection)
             changed_rows = await store.write_batch(
                 conn, self.spec.id, journal, projection.new.values(), projection.changed,
                 projection.trades,
             )  # fmt: skip
             contracts = await issue_contracts(conn, self.spec, projection.trades, self._signer)
             await self._book_status(conn, batch)
+            for sub, command in batch.commands:
+                if sub.audit is not None and command.sequence not in projection.rejections:
+                    await sub.audit.write(conn)
         self._answer(batch, projection, changed_rows)
         for contract in contracts:
             self._feed.contract_changed("created", contract)
+
+    def _settled(self, sub: Submission) -> Outcome | None:
+        """The outcome of a submission decided before the book sees it, if it is."""
+        if sub.command is None:
+            return Changed(None)  # the batch itself was the point
+        if isinstance(sub.command, PlaceOrder | AmendOrder) and sub.command.owner in (
+            self._gate.barred
+        ):
+            return Refused(SUSPENDED_REASON)
+        return None
+
+    def _apply(
+        self, batch: _Batch, claimed: set[int], projection: Projection
+    ) -> list[tuple[int, bytes]]:
+        """Stamp and apply the batch's commands; return the journal entries."""
+        events: list[Event] = []
+        journal: list[tuple[int, bytes]] = []
+        for sub in batch.subs:
+            command: Command
+            assert sub.command is not None
+            if isinstance(sub.command, PlaceOrder):
+                if sub.order_id not in claimed:
+                    batch.outcomes.append((sub, Duplicate()))
+                    continue
+                placed = self._stamp(sub.command, sub.order_id)
+                projection.add_order(
+                    NewOrder(placed, sub.participant_id, sub.client_order_id, sub.region_code)
+                )
+                command = placed
+            else:
+                command = self._stamp(sub.command)
+            batch.commands.append((sub, command))
+            journal.append((command.sequence, _ENCODER.encode(command)))
+            start = len(events)
+            self.book.apply(command, events)
+            for event in events[start:]:
+                projection.apply(event)
+                if sub.reason is not None and isinstance(event, OrderCancelled):
+                    projection.relabel(event.order_id, sub.reason)
+        return journal
+
+    async def _sweep(self, conn: Any, barred: frozenset[int]) -> list[Submission]:
+        """Cancels, through the journal, of the resting orders of newly barred participants."""
+        subs = []
+        for order_id, owner in await resting_orders(conn, self.spec.id, barred):
+            if self.book.order(OrderId(order_id)) is None:
+                continue
+            cancel = CancelOrder(
+                sequence=Sequence(0), timestamp=Timestamp(0), commodity=CommodityId(self.spec.id),
+                order_id=OrderId(order_id), owner=ParticipantId(owner),
+            )  # fmt: skip
+            subs.append(Submission(cancel, queued=False, reason=SUSPENDED_REASON))
+        if subs:
+            log.info("cancelling suspended participants' orders", commodity=self.spec.code,
+                     orders=len(subs))  # fmt: skip
+        return subs
 
     async def _claim(self, conn: Any, batch: _Batch) -> set[int]:
         claims: list[tuple[int, str, int, bytes]] = []

@@ -79,3 +79,20 @@ def test_explicit_overrides_win_over_the_environment():
 
     assert settings.port == 9100
     assert settings.host == "127.0.0.1"
+
+
+def test_key_cap_and_failed_login_limits_are_read_and_checked():
+    env = {
+        "EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "3",
+        "EXCHANGE_AUTH_FAILURES_PER_SECOND": "2",
+        "EXCHANGE_AUTH_FAILURE_BURST": "7",
+    }
+
+    settings = load_settings(env)
+
+    assert (settings.max_keys_per_participant, settings.auth_failures_per_second) == (3, 2)
+    assert settings.auth_failure_burst == 7
+    with pytest.raises(SettingsError, match="EXCHANGE_MAX_KEYS_PER_PARTICIPANT"):
+        load_settings({"EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "0"})
+    with pytest.raises(SettingsError, match="EXCHANGE_AUTH_FAILURE_BURST"):
+        load_settings(env | {"EXCHANGE_AUTH_FAILURE_BURST": "1"})
