@@ -79,11 +79,12 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
         raise BadRequestError("this endpoint speaks WebSocket only", code="WEBSOCKET_REQUIRED")
     await ws.prepare(ctx.request)
     market, pool = ctx.app[MARKET], ctx.runtime.pool
-    client = market.connect(ws, ctx.request.transport, ctx.caller.participant_id)
+    caller = ctx.caller
+    client = market.connect(ws, ctx.request.transport, caller.participant_id, caller.key_id)
     try:
         async for frame in ws:
-            if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                continue
+            if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or client.closing:
+                continue  # a closing client's requests are read and dropped, never answered
             try:
                 await _handle(market, pool, client, frame.data)
             except _Refused as refused:

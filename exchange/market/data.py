@@ -64,11 +64,12 @@ class MarketData:
         metrics: Metrics,
         *,
         queue_limit: int = 1000,
+        queue_bytes: int = 8 * 1024 * 1024,
         heartbeat_interval: float = 1.0,
         refresh_interval: float = 0.2,
         close_grace: float = 5.0,
     ) -> None:
-        self.hub = Hub(metrics, queue_limit, close_grace)
+        self.hub = Hub(metrics, queue_limit, queue_bytes, close_grace)
         self.heartbeat_interval = heartbeat_interval
         self.refresh_interval = refresh_interval
         self.specs: dict[str, CommoditySpec] = {}
@@ -250,9 +251,13 @@ class MarketData:
     # -- subscriptions -------------------------------------------------------------------------
 
     def connect(
-        self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, pid: int
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        pid: int,
+        key_id: int,
     ) -> Client:
-        return self.hub.connect(ws, transport, pid)
+        return self.hub.connect(ws, transport, pid, key_id)
 
     async def disconnect(self, client: Client) -> None:
         await self.hub.disconnect(client)
