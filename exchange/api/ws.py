@@ -6,6 +6,7 @@ so an unknown key is a 401 and a suspended participant a 403). Protocol: docs/ma
 
 from __future__ import annotations
 
+import asyncpg
 import msgspec
 from aiohttp import WSMsgType, web
 
@@ -63,7 +64,12 @@ async def _handle(market: MarketData, pool: Queryable, client: Client, data: str
         raise _Refused(
             "TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} channels per connection"
         )
-    market.subscribe(client, message.channels)
+    try:
+        await market.subscribe(client, message.channels)
+    except (OSError, asyncpg.PostgresError):
+        raise _Refused(
+            "UNAVAILABLE", "your open orders could not be read; subscribe again"
+        ) from None
 
 
 @routes.route(

@@ -33,9 +33,9 @@ class Client:
     """One connected socket: its outbox, its subscriptions and the task that writes to it.
 
     Everything queued for the client (fanned-out messages, acks, snapshots, errors) counts
-    against one bound: at most `limit` messages and `byte_limit` bytes, counting the message
-    being written. A single message larger than `byte_limit` is let through only when nothing
-    else is queued, so a client holds at most max(byte_limit, one message).
+    against one bound: it is full at `limit` messages or `byte_limit` bytes, counting the
+    message being written. A message is taken while the outbox is not full, so a client holds
+    at most `byte_limit` bytes plus the one message that crossed the bound (a big snapshot).
     """
 
     def __init__(
@@ -70,9 +70,7 @@ class Client:
         """Queue a message; False if the outbox is full (the caller drops the client)."""
         if self.closing is not None:
             return True
-        if self.queued_bytes and (
-            len(self.outbox) >= self.limit or self.queued_bytes + len(payload) > self.byte_limit
-        ):
+        if len(self.outbox) >= self.limit or self.queued_bytes >= self.byte_limit:
             return False
         self.outbox.append(payload)
         self.queued_bytes += len(payload)

@@ -160,6 +160,7 @@ async def test_user_channel_shows_only_the_subscribers_own_orders_and_fills(oper
     a, b = await connect(alice_api), await connect(bob_api)
     await a.subscribe({"name": "user"})
     await b.subscribe({"name": "user"})
+    snapshots = [await a.next("user_snapshot"), await b.next("user_snapshot")]
 
     market.committed(
         spec,
@@ -174,6 +175,8 @@ async def test_user_channel_shows_only_the_subscribers_own_orders_and_fills(oper
     a1, a2 = await a.next("user"), await a.next("user")
     b1, b2 = await b.next("user"), await b.next("user")
 
+    assert snapshots == [{"type": "user_snapshot", "sequence": 0, "orders": []}] * 2
+    assert (a1["sequence"], b1["sequence"]) == (1, 1)
     assert [o["id"] for o in a1["orders"]] == [11]
     assert [f["order_id"] for f in a1["fills"]] == [11]
     assert [o["id"] for o in a2["orders"]] == [14]  # bob's order 13 never reached alice

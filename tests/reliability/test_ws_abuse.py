@@ -2,7 +2,7 @@
 
 The center runs as a real `exchange serve` process; its resident memory (VmRSS) is read from
 /proc before, during and after the abuse. The bound is stated in docs/market-data.md: each
-connection's outbox holds at most 8 MiB (or one message, if a single one is larger), so
+connection's outbox holds at most 8 MiB plus the one message that crossed the bound, so
 ABUSERS clients can grow the server by at most ABUSERS x 8 MiB plus 16 MiB (socket buffers,
 allocator slack), and by at most 16 MiB once they are gone; never by what they ask for (here
 1,500 subscribe messages x 50 channels each, which took it from 61 MB to 1 GB before).
