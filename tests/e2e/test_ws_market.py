@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -206,15 +207,17 @@ async def test_unsubscribe_stops_messages(operator, reader, db, market):
     await sock.ws.close()
 
 
-async def test_heartbeat_arrives_every_second_in_sequence(reader):
+async def test_heartbeat_arrives_every_second_in_sequence(reader, market):
     sock = await connect(reader)
     await sock.subscribe({"name": "heartbeat"})
 
-    first = await sock.next("heartbeat")
-    second = await sock.next("heartbeat")
+    beats = [await sock.next("heartbeat") for _ in range(4)]
 
-    assert second["sequence"] == first["sequence"] + 1
-    assert datetime.fromisoformat(second["time"]) > datetime.fromisoformat(first["time"])
+    times = [datetime.fromisoformat(beat["time"]) for beat in beats]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
+    assert market.heartbeat_interval == 1.0  # the documented default
+    assert [beat["sequence"] for beat in beats] == [beats[0]["sequence"] + i for i in range(4)]
+    assert all(0.95 <= gap <= 1.5 for gap in gaps), gaps
     await sock.ws.close()
 
 
