@@ -191,6 +191,10 @@ async def issue_key(ctx: Context) -> IssuedKey:
             {"key_id": key.id, "replaces": body.replaces_key_id},
         )
     ctx.runtime.auth.forget_all()
+    if body.replaces_key_id is not None:
+        ctx.app[MARKET].hub.shut_out_key(
+            body.replaces_key_id, "API_KEY_REVOKED", "the API key was replaced by a new one"
+        )
     return key
 
 
@@ -210,6 +214,7 @@ async def revoke_key(ctx: Context) -> ApiKeyInfo:
         info = await store.revoke_key(conn, pid, key_id)
         await ctx.audit(conn, "key.revoke", f"participant:{pid}", {"key_id": key_id})
     ctx.runtime.auth.forget_all()
+    ctx.app[MARKET].hub.shut_out_key(key_id, "API_KEY_REVOKED", "the API key was revoked")
     return info
 
 
