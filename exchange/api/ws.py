@@ -43,6 +43,8 @@ def _decode(data: str | bytes) -> ClientMessage:
         raise _Refused("VALIDATION_FAILED", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise _Refused("MALFORMED_REQUEST", f"the message is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:  # a binary frame whose strings are not UTF-8
+        raise _Refused("INVALID_UTF8", "the message is not valid UTF-8") from None
 
 
 async def _handle(market: MarketData, pool: Queryable, client: Client, data: str | bytes) -> None:

@@ -225,6 +225,8 @@ async def test_heartbeat_arrives_every_second_in_sequence(reader, market):
     ("message", "code"),
     [
         ("not json", "MALFORMED_REQUEST"),
+        (b'{"type": "subscribe", "channels": [{"name": "book", "commodity": "\xff"}]}',
+         "INVALID_UTF8"),
         ({"type": "dance"}, "VALIDATION_FAILED"),
         ({"type": "subscribe", "channels": [{"name": "book"}]}, "VALIDATION_FAILED"),
         ({"type": "subscribe", "channels": [{"name": "user", "commodity": "X"}]},
@@ -239,6 +241,8 @@ async def test_a_bad_message_gets_an_error_and_the_socket_stays_open(reader, mes
 
     if isinstance(message, str):
         await sock.ws.send_str(message)
+    elif isinstance(message, bytes):
+        await sock.ws.send_bytes(message)
     else:
         await sock.send(message)
     error = await sock.next("error")
