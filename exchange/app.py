@@ -40,7 +40,7 @@ from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
-from exchange.ratelimit import RateLimiter
+from exchange.ratelimit import Limits, RateLimiter
 
 log = structlog.get_logger("exchange.app")
 _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
@@ -200,7 +200,10 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[shell], client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app[LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app[LIMITER] = Limits(
+        participants=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        failed_auth=RateLimiter(settings.auth_failures_per_second, settings.auth_failure_burst),
+    )
     app[LIFECYCLE] = Lifecycle()
     app[DB_HEALTH] = DatabaseHealth()
     app[RUNTIME] = Runtime()

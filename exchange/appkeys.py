@@ -15,7 +15,7 @@ from exchange.db.health import DatabaseHealth
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
-from exchange.ratelimit import RateLimiter
+from exchange.ratelimit import Limits
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Runtime:
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 METRICS = web.AppKey("metrics", Metrics)
-LIMITER = web.AppKey("limiter", RateLimiter)
+LIMITER = web.AppKey("limiter", Limits)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)

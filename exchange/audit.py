@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -27,3 +28,17 @@ async def audit(
         msgspec.json.encode(detail or {}).decode(),
         request_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """An audit record to write later, in the transaction that makes the change."""
+
+    actor_id: int
+    action: str
+    target: str
+    detail: dict[str, Any]
+    request_id: str | None = None
+
+    async def write(self, conn: Conn) -> None:
+        await audit(conn, self.actor_id, self.action, self.target, self.detail, self.request_id)

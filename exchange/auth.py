@@ -60,6 +60,11 @@ class Authenticator:
         self._ttl = ttl
         self._cache: dict[str, tuple[Principal, float]] = {}
 
+    def cached(self, key: str) -> Principal | None:
+        """The holder of a key looked up lately, without asking the database."""
+        hit = self._cache.get(key)
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
     async def principal(self, key: str) -> Principal | None:
         """Who holds this key; None for an unknown or revoked key."""
         now = time.monotonic()

@@ -27,6 +27,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_timeout: float = 10.0
     rate_limit_per_second: int = 2000
     rate_limit_burst: int = 4000
+    max_keys_per_participant: int = 10
+    auth_failures_per_second: int = 5
+    auth_failure_burst: int = 50
     snapshot_every: int = 100_000
     contract_signing_key: str | None = None
 
@@ -45,6 +48,9 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_SHUTDOWN_TIMEOUT": "shutdown_timeout",
     "EXCHANGE_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "EXCHANGE_RATE_LIMIT_BURST": "rate_limit_burst",
+    "EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "max_keys_per_participant",
+    "EXCHANGE_AUTH_FAILURES_PER_SECOND": "auth_failures_per_second",
+    "EXCHANGE_AUTH_FAILURE_BURST": "auth_failure_burst",
     "EXCHANGE_SNAPSHOT_EVERY": "snapshot_every",
     "EXCHANGE_CONTRACT_SIGNING_KEY": "contract_signing_key",
 }
@@ -68,6 +74,9 @@ _INT_RANGES = {
     "db_pool_size": (1, 1000),
     "rate_limit_per_second": (1, 10_000_000),
     "rate_limit_burst": (1, 10_000_000),
+    "max_keys_per_participant": (1, 1000),
+    "auth_failures_per_second": (1, 1_000_000),
+    "auth_failure_burst": (1, 1_000_000),
     "snapshot_every": (1, 100_000_000),
 }
 
@@ -119,5 +128,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     if settings.rate_limit_burst < settings.rate_limit_per_second:
         raise SettingsError(
             "EXCHANGE_RATE_LIMIT_BURST must be at least EXCHANGE_RATE_LIMIT_PER_SECOND"
+        )
+    if settings.auth_failure_burst < settings.auth_failures_per_second:
+        raise SettingsError(
+            "EXCHANGE_AUTH_FAILURE_BURST must be at least EXCHANGE_AUTH_FAILURES_PER_SECOND"
         )
     return settings

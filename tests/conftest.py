@@ -70,6 +70,11 @@ async def database_url(pg_admin_dsn: str, request: pytest.FixtureRequest) -> Asy
         await admin.close()
 
 
+# for tests that provoke many 401s on purpose (the failed-authentication limit per address
+# has tests of its own)
+UNLIMITED_AUTH_FAILURES = {"auth_failures_per_second": 1_000_000, "auth_failure_burst": 1_000_000}
+
+
 def settings_for(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,

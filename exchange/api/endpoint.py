@@ -31,6 +31,7 @@ from exchange.errors import (
 )
 from exchange.messages.common import Page
 from exchange.messages.participants import Role
+from exchange.ratelimit import retry_after
 
 ENCODER = msgspec.json.Encoder()
 CursorT = TypeVar("CursorT", int, str)
@@ -264,6 +265,33 @@ def _decode_query(endpoint: Endpoint, request: web.Request) -> Any:
         raise validation_error(exc) from None
 
 
+def _limited(wait: float, detail: str) -> None:
+    if wait:
+        raise RateLimitedError(
+            f"{detail}; retry in {wait:.2f} s", headers={"Retry-After": retry_after(wait)}
+        )
+
+
+async def _principal(request: web.Request, token: str) -> Principal:
+    """Who holds the key. A lookup that finds nothing counts against the client's address,
+    and an address with too many of them gets 429 before any further lookup."""
+    auth = request.app[RUNTIME].auth
+    known = auth.cached(token)
+    if known is not None:
+        return known
+    failures = request.app[LIMITER].failed_auth
+    address = request.remote or ""
+    _limited(failures.wait(address), "too many failed authentications from this address")
+    principal = await auth.principal(token)
+    if principal is None:
+        failures.take(address)
+        raise UnauthenticatedError(
+            "the API key is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return principal
+
+
 async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -272,24 +300,15 @@ async def _authorise(endpoint: Endpoint, request: web.Request) -> Principal:
         raise UnauthenticatedError(
             "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"}
         )
-    principal = await request.app[RUNTIME].auth.principal(token.strip())
-    if principal is None:
-        raise UnauthenticatedError(
-            "the API key is unknown or revoked",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+    principal = await _principal(request, token.strip())
     request[PRINCIPAL] = principal
+    # per participant, not per key: more keys do not buy more requests
+    _limited(request.app[LIMITER].participants.take(principal.participant_id), "slow down")
     if principal.suspended:
         raise ForbiddenError("the participant is suspended", code="PARTICIPANT_SUSPENDED")
     if endpoint.roles is not None and not endpoint.roles & principal.roles:
         wanted = " or ".join(sorted(endpoint.roles))
         raise ForbiddenError(f"this needs the {wanted} role", code="ROLE_REQUIRED")
-    wait = request.app[LIMITER].take(principal.key_id)
-    if wait:
-        raise RateLimitedError(
-            f"slow down; retry in {wait:.2f} s",
-            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
-        )
     return principal
 
 

@@ -7,7 +7,8 @@ import asyncio
 from aiohttp import web
 
 from exchange.api.endpoint import ENCODER, Context, Owned, Routes, decode_time_cursor, time_page_of
-from exchange.errors import ApiError
+from exchange.audit import AuditRecord
+from exchange.errors import ApiError, ForbiddenError
 from exchange.messages.common import Page, Problem
 from exchange.messages.orders import (
     AmendOrder,
@@ -28,6 +29,7 @@ from exchange.orders.views import order_from_row
 
 routes = Routes("orders")
 TRADERS = [Role.BUYER, Role.SUPPLIER]
+READERS = [Role.BUYER, Role.SUPPLIER, Role.OPERATOR]  # operators see and cancel any order
 
 
 def _order_response(order: Order, replayed: bool) -> web.Response:
@@ -85,11 +87,21 @@ async def place_orders(ctx: Context) -> BatchResults:
     return BatchResults(results=list(results))
 
 
+def _whose(ctx: Context, query: OrderQuery) -> int | None:
+    """Whose orders a list shows: the caller's; an operator's choice (None: everyone's)."""
+    if ctx.caller.is_operator:
+        return query.participant_id
+    if query.participant_id not in (None, ctx.caller.participant_id):
+        raise ForbiddenError("only operators list other participants' orders", code="ROLE_REQUIRED")
+    return ctx.caller.participant_id
+
+
 @routes.route(
     "GET",
     "/v1/orders",
-    summary="The caller's orders, newest first",
-    roles=TRADERS,
+    summary="The caller's orders, newest first; for operators everyone's, or one"
+    " participant's with `participant_id`",
+    roles=READERS,
     query=OrderQuery,
     response=Page[Order],
 )
@@ -98,7 +110,7 @@ async def list_own_orders(ctx: Context) -> Page[Order]:
     books = ctx.runtime.books
     commodity_id = await books.filter_id(query.commodity)
     rows = await list_orders(
-        ctx.runtime.pool, ctx.caller.participant_id, decode_time_cursor(query.cursor),
+        ctx.runtime.pool, _whose(ctx, query), decode_time_cursor(query.cursor),
         query.limit + 1, query.status, commodity_id, query.side,
     )  # fmt: skip
     views = [(row, order_from_row(books.spec_by_id(row["commodity_id"]), row)) for row in rows]
@@ -108,8 +120,8 @@ async def list_own_orders(ctx: Context) -> Page[Order]:
 
 
 @routes.route(
-    "GET", "/v1/orders/{order_id}", summary="One of the caller's orders", roles=TRADERS,
-    owned=Owned("order_id"), response=Order,
+    "GET", "/v1/orders/{order_id}", summary="One of the caller's orders (operators: any order)",
+    roles=READERS, owned=Owned("order_id", operators=True), response=Order,
 )  # fmt: skip
 async def get_order(ctx: Context) -> Order:
     return await entry.get_order(
@@ -120,16 +132,19 @@ async def get_order(ctx: Context) -> Order:
 @routes.route(
     "DELETE",
     "/v1/orders/{order_id}",
-    summary="Cancel the open remainder of an order",
-    roles=TRADERS,
+    summary="Cancel the open remainder of an order. Operators may cancel any order: its"
+    " reason is then `by_operator`, and the audit trail records who did it",
+    roles=READERS,
     response=Order,
     errors=[409, 503],
-    owned=Owned("order_id"),
+    owned=Owned("order_id", operators=True),
 )
 async def cancel_order(ctx: Context) -> Order:
-    return await entry.cancel(
-        ctx.runtime.books, ctx.runtime.pool, ctx.caller, ctx.int_param("order_id")
+    order_id = ctx.int_param("order_id")
+    audit = AuditRecord(
+        ctx.caller.participant_id, "order.cancel", f"order:{order_id}", {}, ctx.request_id
     )
+    return await entry.cancel(ctx.runtime.books, ctx.runtime.pool, ctx.caller, order_id, audit)
 
 
 @routes.route(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from exchange import participants as store
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes, decode_cursor, page_of
-from exchange.appkeys import MARKET
+from exchange.appkeys import MARKET, SETTINGS
 from exchange.errors import ConflictError, NotFoundError
-from exchange.messages.common import Page
+from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import (
     ApiKeyInfo,
     CreateParticipant,
@@ -87,6 +87,7 @@ async def get_participant(ctx: Context) -> Participant:
     roles=OPERATOR,
     body=UpdateParticipant,
     response=Participant,
+    errors=[409],
 )
 async def update_participant(ctx: Context) -> Participant:
     pid = ctx.int_param("participant_id")
@@ -106,6 +107,9 @@ async def _set_status(ctx: Context, status: ParticipantStatus) -> Participant:
         await ctx.audit(conn, f"participant.{status}", f"participant:{pid}")
     ctx.runtime.auth.forget_all()
     if status is ParticipantStatus.SUSPENDED:
+        # every book cancels the participant's resting orders (reason participant_suspended)
+        # in its next batch, before it matches anything else; here, before answering
+        await ctx.runtime.books.sync()
         ctx.app[MARKET].hub.shut_out(pid, "PARTICIPANT_SUSPENDED", "the participant is suspended")
     return participant
 
@@ -113,7 +117,8 @@ async def _set_status(ctx: Context, status: ParticipantStatus) -> Participant:
 @routes.route(
     "POST",
     "/v1/participants/{participant_id}/suspend",
-    summary="Suspend a participant: every call with its keys is refused until reactivated",
+    summary="Suspend a participant: every call with its keys is refused until reactivated,"
+    " and its resting orders are cancelled (reason participant_suspended)",
     roles=OPERATOR,
     response=Participant,
     errors=[409],
@@ -144,15 +149,20 @@ def _own_or_operator(ctx: Context) -> int:
 @routes.route(
     "GET",
     "/v1/participants/{participant_id}/keys",
-    summary="A participant's API keys (never the secrets)",
-    response=list[ApiKeyInfo],
+    summary="A participant's API keys (never the secrets), oldest first",
+    query=PageQuery,
+    response=Page[ApiKeyInfo],
     roles=ANY_PARTICIPANT,
     owned=Owned("participant_id", operators=True),
 )
-async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
+async def list_keys(ctx: Context) -> Page[ApiKeyInfo]:
     pid = _own_or_operator(ctx)
+    query: PageQuery = ctx.query
     await store.get_participant(ctx.runtime.pool, pid)
-    return await store.list_keys(ctx.runtime.pool, pid)
+    rows = await store.list_keys(
+        ctx.runtime.pool, pid, decode_cursor(query.cursor, int), query.limit + 1
+    )
+    return page_of(rows, query.limit, lambda key: key.id)
 
 
 @routes.route(
@@ -164,13 +174,16 @@ async def list_keys(ctx: Context) -> list[ApiKeyInfo]:
     status=201,
     roles=ANY_PARTICIPANT,
     owned=Owned("participant_id", operators=True),
+    errors=[409],
 )
 async def issue_key(ctx: Context) -> IssuedKey:
     pid = _own_or_operator(ctx)
     body: IssueKey = ctx.body
     async with ctx.transaction() as conn:
         await store.get_participant(conn, pid)
-        key = await store.issue_key(conn, pid, body.label, body.replaces_key_id)
+        key = await store.issue_key(
+            conn, pid, body.label, body.replaces_key_id, ctx.app[SETTINGS].max_keys_per_participant
+        )
         await ctx.audit(
             conn,
             "key.issue",
@@ -178,6 +191,10 @@ async def issue_key(ctx: Context) -> IssuedKey:
             {"key_id": key.id, "replaces": body.replaces_key_id},
         )
     ctx.runtime.auth.forget_all()
+    if body.replaces_key_id is not None:
+        ctx.app[MARKET].hub.shut_out_key(
+            body.replaces_key_id, "API_KEY_REVOKED", "the API key was replaced by a new one"
+        )
     return key
 
 
@@ -188,6 +205,7 @@ async def issue_key(ctx: Context) -> IssuedKey:
     response=ApiKeyInfo,
     roles=ANY_PARTICIPANT,
     owned=Owned("participant_id", operators=True),
+    errors=[409],
 )
 async def revoke_key(ctx: Context) -> ApiKeyInfo:
     pid = _own_or_operator(ctx)
@@ -196,6 +214,7 @@ async def revoke_key(ctx: Context) -> ApiKeyInfo:
         info = await store.revoke_key(conn, pid, key_id)
         await ctx.audit(conn, "key.revoke", f"participant:{pid}", {"key_id": key_id})
     ctx.runtime.auth.forget_all()
+    ctx.app[MARKET].hub.shut_out_key(key_id, "API_KEY_REVOKED", "the API key was revoked")
     return info
 
 

@@ -6,6 +6,7 @@ so an unknown key is a 401 and a suspended participant a 403). Protocol: docs/ma
 
 from __future__ import annotations
 
+import asyncpg
 import msgspec
 from aiohttp import WSMsgType, web
 
@@ -44,6 +45,8 @@ def _decode(data: str | bytes) -> ClientMessage:
         raise _Refused("VALIDATION_FAILED", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise _Refused("MALFORMED_REQUEST", f"the message is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:  # a binary frame whose strings are not UTF-8
+        raise _Refused("INVALID_UTF8", "the message is not valid UTF-8") from None
 
 
 async def _handle(market: MarketData, pool: Queryable, client: Client, data: str | bytes) -> None:
@@ -65,7 +68,12 @@ async def _handle(market: MarketData, pool: Queryable, client: Client, data: str
         raise _Refused(
             "TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} channels per connection"
         )
-    market.subscribe(client, message.channels)
+    try:
+        await market.subscribe(client, message.channels)
+    except (OSError, asyncpg.PostgresError):
+        raise _Refused(
+            "UNAVAILABLE", "your open orders could not be read; subscribe again"
+        ) from None
 
 
 @routes.route(
@@ -83,11 +91,12 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
         raise BadRequestError("this endpoint speaks WebSocket only", code="WEBSOCKET_REQUIRED")
     await ws.prepare(ctx.request)
     market, pool = ctx.app[MARKET], ctx.runtime.pool
-    client = market.connect(ws, ctx.request.transport, ctx.caller.participant_id)
+    caller = ctx.caller
+    client = market.connect(ws, ctx.request.transport, caller.participant_id, caller.key_id)
     try:
         async for frame in ws:
-            if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                continue
+            if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or client.closing:
+                continue  # a closing client's requests are read and dropped, never answered
             try:
                 await _handle(market, pool, client, frame.data)
             except _Refused as refused:

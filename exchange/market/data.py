@@ -24,6 +24,7 @@ from exchange.market.calc import floor_time
 from exchange.market.feed import CommittedBatch, LevelUpdate
 from exchange.market.hub import ChannelKey, Client, Hub, encode
 from exchange.market.l2 import BookView
+from exchange.market.user import OpenOrders
 from exchange.messages.contracts import Contract, ContractStatus
 from exchange.messages.market import (
     BookSnapshot,
@@ -39,6 +40,7 @@ from exchange.messages.market import (
     TickerUpdate,
     TradesUpdate,
     Unsubscribed,
+    UserSnapshot,
     UserUpdate,
 )
 from exchange.messages.orders import Fill, Order, PublicTrade, Side
@@ -64,11 +66,12 @@ class MarketData:
         metrics: Metrics,
         *,
         queue_limit: int = 1000,
+        queue_bytes: int = 8 * 1024 * 1024,
         heartbeat_interval: float = 1.0,
         refresh_interval: float = 0.2,
         close_grace: float = 5.0,
     ) -> None:
-        self.hub = Hub(metrics, queue_limit, close_grace)
+        self.hub = Hub(metrics, queue_limit, queue_bytes, close_grace)
         self.heartbeat_interval = heartbeat_interval
         self.refresh_interval = refresh_interval
         self.specs: dict[str, CommoditySpec] = {}
@@ -78,6 +81,7 @@ class MarketData:
         self._dirty_tickers: set[str] = set()
         self._dirty_candles: dict[str, set[datetime]] = {}
         self._dirty = asyncio.Event()
+        self.open_orders = OpenOrders()
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._voiding: set[asyncio.Task[None]] = set()
@@ -185,6 +189,8 @@ class MarketData:
         for pid, fill in batch.fills:
             changes.setdefault(pid, ([], []))[1].append(fill)
         for pid, (orders, fills) in changes.items():
+            if orders:
+                self.open_orders.published(pid, orders)
             key: ChannelKey = (ChannelName.USER, pid)
             if self.hub.has_subscribers(key):
                 message = UserUpdate(
@@ -281,9 +287,13 @@ class MarketData:
     # -- subscriptions -------------------------------------------------------------------------
 
     def connect(
-        self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, pid: int
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        pid: int,
+        key_id: int,
     ) -> Client:
-        return self.hub.connect(ws, transport, pid)
+        return self.hub.connect(ws, transport, pid, key_id)
 
     async def disconnect(self, client: Client) -> None:
         await self.hub.disconnect(client)
@@ -299,7 +309,18 @@ class MarketData:
         merged = {t.id: t for t in reversed(loaded)}
         self._recent[spec.code] = deque((merged[i] for i in sorted(merged)), maxlen=RECENT_TRADES)
 
-    def subscribe(self, client: Client, channels: list[Channel]) -> None:
+    async def subscribe(self, client: Client, channels: list[Channel]) -> None:
+        """Read the open orders for a `user` snapshot, then subscribe (see `_subscribe`)."""
+        orders: list[Order] = []
+        if any(channel.name is ChannelName.USER for channel in channels):
+            if self._pool is None:
+                raise RuntimeError("market data is not started")
+            pid, specs = client.participant_id, list(self.specs.values())
+            orders = await self.open_orders.read(self._pool, pid, specs)
+        # no await from here on: the user snapshot is exact at this moment only
+        self._subscribe(client, channels, orders)
+
+    def _subscribe(self, client: Client, channels: list[Channel], orders: list[Order]) -> None:
         """Subscribe and queue the acknowledgement, then each channel's snapshot."""
         client.send(encode(Subscribed(channels=channels)))
         for channel in channels:
@@ -320,6 +341,9 @@ class MarketData:
             elif channel.name is ChannelName.CANDLES:
                 self._dirty_candles.setdefault(code, set())
                 self._dirty.set()
+            elif channel.name is ChannelName.USER:
+                snapshot = UserSnapshot(sequence=self.hub.sequence(key), orders=orders)
+                client.send(encode(snapshot))
 
     def unsubscribe(self, client: Client, channels: list[Channel]) -> None:
         for channel in channels:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import msgspec
 import structlog
@@ -30,38 +30,50 @@ def encode(message: ServerMessage) -> bytes:
 
 
 class Client:
-    """One connected socket: its outbox, its subscriptions and the task that writes to it."""
+    """One connected socket: its outbox, its subscriptions and the task that writes to it.
+
+    Everything queued for the client (fanned-out messages, acks, snapshots, errors) counts
+    against one bound: it is full at `limit` messages or `byte_limit` bytes, counting the
+    message being written. A message is taken while the outbox is not full, so a client holds
+    at most `byte_limit` bytes plus the one message that crossed the bound (a big snapshot).
+    """
 
     def __init__(
         self,
         ws: web.WebSocketResponse,
         transport: asyncio.Transport | None,
         participant_id: int,
-        limit: int,
+        key_id: int,
+        limits: tuple[int, int],
+        overflow: Callable[[Client], None],
     ) -> None:
         self.ws = ws
         self.transport = transport
         self.participant_id = participant_id
-        self.limit = limit
+        self.key_id = key_id
+        self.limit, self.byte_limit = limits
         self.channels: set[ChannelKey] = set()
         self.outbox: deque[bytes] = deque()
+        self.queued_bytes = 0  # in the outbox or being written
         self.wake = asyncio.Event()
         self.closing: tuple[WSCloseCode, str] | None = None
         self.writer: asyncio.Task[None] | None = None
+        self.abort_timer: asyncio.TimerHandle | None = None
+        self._overflow = overflow
 
     def send(self, payload: bytes) -> None:
-        """Queue a direct answer (ack, snapshot, error); not subject to the bound."""
-        if self.closing is None:
-            self.outbox.append(payload)
-            self.wake.set()
+        """Queue a direct answer (ack, snapshot, error); a full outbox drops the client."""
+        if not self.offer(payload):
+            self._overflow(self)
 
     def offer(self, payload: bytes) -> bool:
-        """Queue a fanned-out message; False if the outbox is full."""
+        """Queue a message; False if the outbox is full (the caller drops the client)."""
         if self.closing is not None:
             return True
-        if len(self.outbox) >= self.limit:
+        if len(self.outbox) >= self.limit or self.queued_bytes >= self.byte_limit:
             return False
         self.outbox.append(payload)
+        self.queued_bytes += len(payload)
         self.wake.set()
         return True
 
@@ -69,9 +81,11 @@ class Client:
         """Drop what is queued, send `last` if given, then close the socket."""
         if self.closing is not None:
             return
+        self.queued_bytes -= sum(len(payload) for payload in self.outbox)
         self.outbox.clear()
         if last is not None:
             self.outbox.append(last)
+            self.queued_bytes += len(last)
         self.closing = (code, reason)
         self.wake.set()
 
@@ -87,7 +101,11 @@ class Client:
                     self.wake.clear()
                     await self.wake.wait()
                     continue
-                await ws.send_frame(self.outbox.popleft(), WSMsgType.TEXT)
+                payload = self.outbox.popleft()
+                try:
+                    await ws.send_frame(payload, WSMsgType.TEXT)
+                finally:
+                    self.queued_bytes -= len(payload)
         except (ConnectionError, RuntimeError) as exc:
             log.info("websocket write failed", error=repr(exc))
 
@@ -95,9 +113,12 @@ class Client:
 class Hub:
     """Channels and their subscribers; sequence numbers per channel."""
 
-    def __init__(self, metrics: Metrics, queue_limit: int, close_grace: float) -> None:
+    def __init__(
+        self, metrics: Metrics, queue_limit: int, queue_bytes: int, close_grace: float
+    ) -> None:
         self.metrics = metrics
         self.queue_limit = queue_limit
+        self.queue_bytes = queue_bytes
         self.close_grace = close_grace
         self.clients: set[Client] = set()
         self.channels: dict[ChannelKey, dict[Client, None]] = {}
@@ -114,20 +135,28 @@ class Hub:
         ws: web.WebSocketResponse,
         transport: asyncio.Transport | None,
         participant_id: int,
+        key_id: int,
     ) -> Client:
-        client = Client(ws, transport, participant_id, self.queue_limit)
+        limits = (self.queue_limit, self.queue_bytes)
+        client = Client(ws, transport, participant_id, key_id, limits, self.evict)
         client.writer = asyncio.create_task(client.write(), name="ws-writer")
         self.clients.add(client)
         self.metrics.ws_clients.inc()
         return client
 
     async def disconnect(self, client: Client) -> None:
-        """Forget the client and stop its writer (the socket is already closing)."""
+        """Forget the client, stop its writer and free its outbox (the socket is closing)."""
         self._forget(client)
+        if client.abort_timer is not None:
+            client.abort_timer.cancel()
+            client.abort_timer = None
         if client.writer is not None and not client.writer.done():
             client.writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await client.writer
+        client.writer = None
+        client.outbox.clear()
+        client.queued_bytes = 0
 
     def _forget(self, client: Client) -> None:
         for key in client.channels:
@@ -141,17 +170,33 @@ class Hub:
             self.clients.discard(client)
             self.metrics.ws_clients.dec()
 
+    def _shut(self, client: Client, code: str, last: bytes) -> None:
+        """Forget the client, queue `last` and a close; cut it if it does not read them."""
+        self._forget(client)
+        client.close(WSCloseCode.POLICY_VIOLATION, code, last)
+        if client.abort_timer is None:
+            loop = asyncio.get_running_loop()
+            client.abort_timer = loop.call_later(self.close_grace, _abort, client)
+
     def shut_out(self, participant_id: int, code: str, message: str) -> int:
         """Close every socket of a participant (e.g. suspended), telling it why."""
         last = encode(ErrorMessage(code=code, message=message))
         closing = [client for client in self.clients if client.participant_id == participant_id]
         for client in closing:
-            self._forget(client)
-            client.close(WSCloseCode.POLICY_VIOLATION, code, last)
-            asyncio.get_running_loop().call_later(self.close_grace, _abort, client)
+            self._shut(client, code, last)
+        return len(closing)
+
+    def shut_out_key(self, key_id: int, code: str, message: str) -> int:
+        """Close every socket opened with one API key (revoked or replaced), telling it why."""
+        last = encode(ErrorMessage(code=code, message=message))
+        closing = [client for client in self.clients if client.key_id == key_id]
+        for client in closing:
+            self._shut(client, code, last)
         return len(closing)
 
     def subscribe(self, client: Client, key: ChannelKey) -> None:
+        if client.closing is not None:
+            return  # dropped (e.g. by its own subscribe's snapshots): stays forgotten
         self.channels.setdefault(key, {})[client] = None
         client.channels.add(key)
 
@@ -186,11 +231,11 @@ class Hub:
 
     def evict(self, client: Client) -> None:
         """Tell a client that fell behind, close it, and abort it if it never reads again."""
+        if client.closing is not None:
+            return
         log.warning("slow websocket consumer dropped", participant_id=client.participant_id)
         self.metrics.ws_slow_consumers.inc()
-        self._forget(client)
-        client.close(WSCloseCode.POLICY_VIOLATION, "SLOW_CONSUMER", self._slow)
-        asyncio.get_running_loop().call_later(self.close_grace, _abort, client)
+        self._shut(client, "SLOW_CONSUMER", self._slow)
 
     async def close_all(self, grace: float) -> None:
         """Close every socket (server shutdown), waiting at most `grace` seconds for them."""
@@ -207,6 +252,7 @@ class Hub:
 
 def _abort(client: Client) -> None:
     """Cut a connection that did not take its close in time."""
+    client.abort_timer = None
     if client.writer is not None and not client.writer.done():
         client.writer.cancel()
     transport = client.transport

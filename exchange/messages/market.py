@@ -234,6 +234,13 @@ class UserUpdate(ServerMessage, frozen=True, kw_only=True, tag="user"):
     fills: list[Fill]
 
 
+class UserSnapshot(ServerMessage, frozen=True, kw_only=True, tag="user_snapshot"):
+    """The subscriber's open orders (open or partially filled) as of `sequence`, by id."""
+
+    sequence: int
+    orders: list[Order]
+
+
 class ContractNotice(ServerMessage, frozen=True, kw_only=True, tag="contract"):
     """One of the subscriber's contracts was signed (`created`) or changed state."""
 

@@ -102,6 +102,12 @@ class Order(Struct, frozen=True, kw_only=True):
 
 
 class OrderQuery(PageQuery, frozen=True, kw_only=True):
+    participant_id: (
+        Annotated[
+            int, msgspec.Meta(ge=1, description="Operators: whose orders (default: everyone's)")
+        ]
+        | None
+    ) = None
     status: OrderStatus | None = None
     commodity: Code | None = None
     side: Side | None = None

@@ -27,7 +27,15 @@ class ParticipantStatus(enum.StrEnum):
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ()-]{5,32}$")]
 RegistrationNumber = Annotated[str, msgspec.Meta(min_length=2, max_length=64)]
-Roles = Annotated[list[Role], msgspec.Meta(min_length=1, max_length=5)]
+Roles = Annotated[
+    list[Role],
+    msgspec.Meta(
+        min_length=1,
+        max_length=5,
+        description="Each role at most once",
+        extra_json_schema={"uniqueItems": True},
+    ),
+]
 KeyLabel = Annotated[str, msgspec.Meta(max_length=100)]
 
 

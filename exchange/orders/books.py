@@ -11,7 +11,7 @@ import structlog
 
 from exchange.contracts.signing import Signer
 from exchange.market.feed import MarketFeed
-from exchange.orders.writer import BookWriter
+from exchange.orders.writer import BookWriter, Submission
 from exchange.reference import CommoditySpec, load_specs
 
 log = structlog.get_logger("exchange.orders")
@@ -87,6 +87,18 @@ class Books:
         """Codes of the books that take no commands until their rebuild succeeds (mostly:
         waiting for the database to return)."""
         return [code for code, writer in self._writers.items() if not writer.available]
+
+    async def sync(self) -> None:
+        """Run a batch in every book now, so each sees the trading gate as it is (and cancels
+        the resting orders of participants suspended since); a book that cannot do so now
+        does it in its next batch, before it matches anything."""
+        writers = list(self._writers.values())
+        results = await asyncio.gather(
+            *(writer.submit(Submission(None)) for writer in writers), return_exceptions=True
+        )
+        for writer, result in zip(writers, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("book not synced", commodity=writer.spec.code, error=repr(result))
 
     def writer_by_id(self, commodity_id: int) -> BookWriter | None:
         """The writer of the book with this commodity id, if it runs."""

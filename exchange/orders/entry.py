@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
 import msgspec
 
+from exchange.audit import AuditRecord
 from exchange.auth import Principal
 from exchange.bounds import check_time
 from exchange.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
@@ -15,6 +17,7 @@ from exchange.messages.orders import AmendOrder, Order, OrderStatus, PlaceOrder,
 from exchange.messages.participants import Role
 from exchange.orders import store
 from exchange.orders.books import Books
+from exchange.orders.gate import SUSPENDED_REASON
 from exchange.orders.limits import check_band, check_size, check_storable
 from exchange.orders.views import order_from_row
 from exchange.orders.writer import BookWriter, Changed, Duplicate, Placed, Refused, Submission
@@ -39,6 +42,7 @@ from matching.types import Side as EngineSide
 _ENCODER = msgspec.json.Encoder()
 _CLOSED = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
 _ZERO_SEQ, _ZERO_TS = Sequence(0), Timestamp(0)
+BY_OPERATOR = "by_operator"
 
 
 def _invalid(code: str, field: str, message: str) -> UnprocessableError:
@@ -155,6 +159,8 @@ async def place(
     outcome = await writer.submit(submission)
     if isinstance(outcome, Placed):
         return outcome.order, False
+    if isinstance(outcome, Refused):
+        raise _suspended()  # suspended between authentication and the book
     assert isinstance(outcome, Duplicate)
     return await earlier_order(books, pool, principal, body, submission.request_hash), True
 
@@ -173,9 +179,19 @@ async def earlier_order(
     return await get_order(books, pool, principal, order_id)
 
 
-async def _own_row(pool: asyncpg.Pool, principal: Principal, order_id: int) -> asyncpg.Record:
+def _suspended() -> ForbiddenError:
+    return ForbiddenError("the participant is suspended", code="PARTICIPANT_SUSPENDED")
+
+
+async def _own_row(
+    pool: asyncpg.Pool, principal: Principal, order_id: int, operator_may: bool = False
+) -> asyncpg.Record:
+    """The order's row if the caller owns it (or, with `operator_may`, is an operator)."""
     row = await store.fetch_order(pool, order_id) if 0 < order_id < 1 << 62 else None
-    if row is None or row["participant_id"] != principal.participant_id:
+    if row is None or (
+        row["participant_id"] != principal.participant_id
+        and not (operator_may and principal.is_operator)
+    ):
         raise NotFoundError(f"order {order_id} does not exist", code="UNKNOWN_ORDER")
     return row
 
@@ -188,7 +204,8 @@ def _writer_of(books: Books, row: asyncpg.Record) -> BookWriter:
 
 
 async def get_order(books: Books, pool: asyncpg.Pool, principal: Principal, order_id: int) -> Order:
-    row = await _own_row(pool, principal, order_id)
+    """One order: the caller's own, or any order for an operator."""
+    row = await _own_row(pool, principal, order_id, operator_may=True)
     return order_from_row(_writer_of(books, row).spec, row)
 
 
@@ -201,25 +218,41 @@ async def _change(writer: BookWriter, submission: Submission, order_id: int) -> 
     if isinstance(outcome, Refused):
         if outcome.reason == "halted":
             raise UnprocessableError("trading is halted", code="MARKET_HALTED")
+        if outcome.reason == SUSPENDED_REASON:
+            raise _suspended()
         raise _closed(order_id, "no longer open")
     assert isinstance(outcome, Changed)
     assert outcome.order is not None
     return outcome.order
 
 
-async def cancel(books: Books, pool: asyncpg.Pool, principal: Principal, order_id: int) -> Order:
-    row = await _own_row(pool, principal, order_id)
+async def cancel(
+    books: Books,
+    pool: asyncpg.Pool,
+    principal: Principal,
+    order_id: int,
+    audit: AuditRecord | None = None,
+) -> Order:
+    """Cancel the caller's order, or (an operator) anyone's: then with reason `by_operator`,
+    and `audit` recorded in the same transaction as the cancel."""
+    row = await _own_row(pool, principal, order_id, operator_may=True)
     if row["status"] in _CLOSED:
         raise _closed(order_id, row["status"])
     writer = _writer_of(books, row)
+    owner = row["participant_id"]
     command = EngineCancel(
         sequence=_ZERO_SEQ,
         timestamp=_ZERO_TS,
         commodity=CommodityId(writer.spec.id),
         order_id=OrderId(order_id),
-        owner=ParticipantId(principal.participant_id),
+        owner=ParticipantId(owner),  # the engine cancels on the owner's behalf
     )
-    return await _change(writer, Submission(command), order_id)
+    submission = Submission(command)
+    if owner != principal.participant_id:
+        submission.reason = BY_OPERATOR
+        if audit is not None:
+            submission.audit = replace(audit, detail={**audit.detail, "participant_id": owner})
+    return await _change(writer, submission, order_id)
 
 
 async def amend(

@@ -140,6 +140,14 @@ class Projection:
                     order.reason = str(event.reason)
                     order.updated_ns = event.timestamp
 
+    def relabel(self, order_id: int, reason: str) -> None:
+        """Record why an order was cancelled when the engine's reason is not the whole story."""
+        new = self.new.get(order_id)
+        if new is not None:
+            new.reason = reason
+        elif order_id in self.changed:
+            self.changed[order_id].reason = reason
+
     def _change(self, order_id: int, ns: int) -> Change:
         change = self.changed.get(order_id)
         if change is None:

@@ -222,17 +222,17 @@ async def fetch_order(conn: Queryable, order_id: int) -> asyncpg.Record | None:
 
 async def list_orders(
     conn: Queryable,
-    participant_id: int,
+    participant_id: int | None,
     before: tuple[datetime, int] | None,
     limit: int,
     status: str | None,
     commodity_id: int | None,
     side: str | None,
 ) -> list[asyncpg.Record]:
-    """A participant's orders, newest first."""
+    """A participant's orders (None: everyone's), newest first."""
     return await conn.fetch(
         f"""SELECT {ORDER_COLUMNS} FROM orders
-             WHERE participant_id=$1 AND (created_at, id) < ($2, $3)
+             WHERE ($1::bigint IS NULL OR participant_id=$1) AND (created_at, id) < ($2, $3)
                AND ($4::text IS NULL OR status=$4)
                AND ($5::bigint IS NULL OR commodity_id=$5)
                AND ($6::text IS NULL OR side=$6)

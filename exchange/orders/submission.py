@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
 
-from exchange.errors import ApiError
+from exchange.audit import AuditRecord
+from exchange.errors import ApiError, UnavailableError
 from exchange.messages.contracts import Contract
 from exchange.messages.orders import Order
 from exchange.orders.projection import Projection
@@ -39,16 +41,22 @@ Outcome = Placed | Duplicate | Changed | Refused
 
 @dataclass(slots=True)
 class Submission:
-    """A command waiting for its batch; `command` lacks sequence, timestamp (and order id)."""
+    """A command waiting for its batch; `command` lacks sequence, timestamp (and order id).
 
-    command: Command
+    Without a command it only asks for a batch: the gate is checked and the answer is that
+    the batch committed. `reason` replaces the engine's reason for a cancel (the engine only
+    knows cancels on the owner's behalf)."""
+
+    command: Command | None
     participant_id: int = 0
     client_order_id: str = ""
     request_hash: bytes = b""
     region_code: str | None = None
     future: asyncio.Future[Outcome] | None = None
     order_id: int = 0
-    queued: bool = True  # False for the writer's own expiry commands
+    queued: bool = True  # False for the writer's own commands (expiry, suspension cancels)
+    reason: str | None = None
+    audit: AuditRecord | None = None  # written with the batch if the command took effect
 
 
 @dataclass(slots=True)
@@ -70,3 +78,14 @@ class Committed:
 
 def not_committed() -> ApiError:
     return ApiError("the command could not be committed and was not applied")
+
+
+def rebuilding() -> UnavailableError:
+    return UnavailableError("the book is being rebuilt; retry shortly", code="BOOK_UNAVAILABLE")
+
+
+def fail(subs: list[Submission], error: Callable[[], Exception]) -> None:
+    """Answer the submissions not answered yet with a fresh `error()` each."""
+    for sub in subs:
+        if sub.future is not None and not sub.future.done():
+            sub.future.set_exception(error())

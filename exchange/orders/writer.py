@@ -16,8 +16,10 @@ from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
 from exchange.db.health import database_unavailable
 from exchange.errors import DatabaseUnavailableError, UnavailableError
-from exchange.market.feed import CommittedBatch, MarketFeed
+from exchange.market.feed import MarketFeed
 from exchange.orders import store
+from exchange.orders.answers import answer
+from exchange.orders.gate import SUSPENDED_REASON, TradingGate, resting_orders
 from exchange.orders.projection import NewOrder, Projection, global_id
 from exchange.orders.recovery import LoadedBook, load_book, new_book
 from exchange.orders.submission import (
@@ -29,9 +31,10 @@ from exchange.orders.submission import (
     Placed,
     Refused,
     Submission,
+    fail,
     not_committed,
+    rebuilding,
 )
-from exchange.orders.views import fills_of, order_from_new, order_from_row, public_trade
 from exchange.reference import CommoditySpec
 from matching import (
     AmendOrder,
@@ -41,11 +44,12 @@ from matching import (
     Event,
     ExpireOrders,
     HaltBook,
+    OrderCancelled,
     PlaceOrder,
     ResumeBook,
 )
 from matching.snapshot import snapshot
-from matching.types import CommodityId, Sequence, Timestamp
+from matching.types import CommodityId, OrderId, ParticipantId, Sequence, Timestamp
 
 # the submission types are part of the writer's interface (order entry imports them here)
 __all__ = ["BookWriter", "Changed", "Duplicate", "Outcome", "Placed", "Refused", "Submission"]
@@ -57,10 +61,6 @@ STOP_GRACE = 2.0  # seconds a stopping writer gives its queue (in-flight request
 SNAPSHOT_TIMEOUT = 10.0
 _ENCODER = msgspec.msgpack.Encoder()
 CommandT = TypeVar("CommandT", bound=Command)
-
-
-def _rebuilding() -> UnavailableError:
-    return UnavailableError("the book is being rebuilt; retry shortly", code="BOOK_UNAVAILABLE")
 
 
 class BookWriter:
@@ -90,8 +90,9 @@ class BookWriter:
         self._next_local = 1
         self._last_ns = 0
         self._task: asyncio.Task[None] | None = None
+        self._gate = TradingGate()
         self._stopping = False
-        self._settled = True  # no batch half-applied to the in-memory book
+        self._clean = True  # no batch half-applied to the in-memory book
         self.available = True  # False until a rebuild succeeds: submissions get 503
         self._unavailable: Callable[[], Exception] = DatabaseUnavailableError
 
@@ -109,6 +110,7 @@ class BookWriter:
         self.sequence = loaded.sequence
         self._snapshot_sequence = loaded.snapshot_sequence
         self._next_local = loaded.next_local
+        self._gate = TradingGate()  # a sweep of a failed batch did not commit: check afresh
         depth = self.book.depth(1 << 30)
         self._feed.book_loaded(
             self.spec,
@@ -136,7 +138,7 @@ class BookWriter:
             lambda: UnavailableError("the center is stopping", code="BOOK_UNAVAILABLE")
         )
         # a book cut off mid-batch holds uncommitted effects: never snapshot that
-        if self._settled and self.available and self.sequence > self._snapshot_sequence:
+        if self._clean and self.available and self.sequence > self._snapshot_sequence:
             try:
                 async with asyncio.timeout(SNAPSHOT_TIMEOUT):
                     await self._snapshot()
@@ -182,14 +184,14 @@ class BookWriter:
             batch = [await self._next()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            self._settled = False
+            self._clean = False
             try:
                 await self._commit(batch)
             finally:
                 for sub in batch:
                     if sub.queued:
                         self._queue.task_done()
-            self._settled = True
+            self._clean = True
             if self.sequence - self._snapshot_sequence >= self._snapshot_every:
                 await self._snapshot()
 
@@ -223,7 +225,7 @@ class BookWriter:
                     return
                 # the database refused this command alone: a bug to fix, not the others' fault
                 log.exception("command not committed", command=type(sub.command).__name__)
-                self._fail([sub], not_committed)
+                fail([sub], not_committed)
                 await self._rebuild(subs[index + 1 :])
                 continue
             self._publish(done)
@@ -238,19 +240,14 @@ class BookWriter:
             self._on_database_lost()
         self.available = False
         self._unavailable = error
-        self._fail(subs, error)
+        fail(subs, error)
         self._fail_queued(error)
-
-    def _fail(self, subs: list[Submission], error: Callable[[], Exception]) -> None:
-        for sub in subs:
-            if sub.future is not None and not sub.future.done():
-                sub.future.set_exception(error())
 
     def _fail_queued(self, error: Callable[[], Exception]) -> None:
         """Answer everything waiting in the queue with `error` instead of keeping it."""
         while not self._queue.empty():
             sub = self._queue.get_nowait()
-            self._fail([sub], error)
+            fail([sub], error)
             self._queue.task_done()
 
     async def _rebuild(self, waiting: list[Submission] | None = None) -> None:
@@ -266,7 +263,7 @@ class BookWriter:
                     self._pause(waiting or [], DatabaseUnavailableError)
                 else:
                     log.exception("book rebuild failed", commodity=self.spec.code)
-                    self._pause(waiting or [], _rebuilding)
+                    self._pause(waiting or [], rebuilding)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -286,48 +283,98 @@ class BookWriter:
         return msgspec.structs.replace(command, sequence=self.sequence, timestamp=self._last_ns)
 
     async def _process(self, subs: list[Submission]) -> Committed:
-        batch = Batch(subs)
-        codes = self._region_codes()
-        projection = Projection(self.spec.id, codes)
+        batch = Batch([])
+        projection = Projection(self.spec.id, self._region_codes())
         async with self._pool.acquire() as conn, conn.transaction():
-            claimed = await self._claim(conn, batch)
-            events: list[Event] = []
-            journal: list[tuple[int, bytes]] = []
+            barred = await self._gate.check(conn)
+            if barred:
+                batch.subs += await self._sweep(conn, barred)
             for sub in subs:
-                command: Command
-                if isinstance(sub.command, PlaceOrder):
-                    if sub.order_id not in claimed:
-                        batch.outcomes.append((sub, Duplicate()))
-                        continue
-                    placed = self._stamp(sub.command, sub.order_id)
-                    projection.add_order(
-                        NewOrder(placed, sub.participant_id, sub.client_order_id, sub.region_code)
-                    )
-                    command = placed
+                settled = self._settled(sub)
+                if settled is None:
+                    batch.subs.append(sub)
                 else:
-                    command = self._stamp(sub.command)
-                batch.commands.append((sub, command))
-                journal.append((command.sequence, _ENCODER.encode(command)))
-                start = len(events)
-                self.book.apply(command, events)
-                for event in events[start:]:
-                    projection.apply(event)
+                    batch.outcomes.append((sub, settled))
+            claimed = await self._claim(conn, batch)
+            journal = self._apply(batch, claimed, projection)
             changed_rows = await store.write_batch(
                 conn, self.spec.id, journal, projection.new.values(), projection.changed,
                 projection.trades,
             )  # fmt: skip
             contracts = await issue_contracts(conn, self.spec, projection.trades, self._signer)
             await self._book_status(conn, batch)
+            for sub, command in batch.commands:
+                if sub.audit is not None and command.sequence not in projection.rejections:
+                    await sub.audit.write(conn)
         return Committed(batch, projection, changed_rows, contracts)
 
     def _publish(self, done: Committed) -> None:
         try:
-            self._answer(done.batch, done.projection, done.changed_rows)
+            published = answer(
+                self.spec, self.sequence, done.batch, done.projection, done.changed_rows
+            )
+            self._feed.committed(self.spec, published)
             for contract in done.contracts:
                 self._feed.contract_changed("created", contract)
         except Exception:  # committed already: answer 500, never commit it again
             log.exception("answering a committed batch failed", commodity=self.spec.code)
-            self._fail(done.batch.subs, not_committed)
+            fail([sub for sub, _ in done.batch.outcomes] + done.batch.subs, not_committed)
+
+    def _settled(self, sub: Submission) -> Outcome | None:
+        """The outcome of a submission decided before the book sees it, if it is."""
+        if sub.command is None:
+            return Changed(None)  # the batch itself was the point
+        if isinstance(sub.command, PlaceOrder | AmendOrder) and sub.command.owner in (
+            self._gate.barred
+        ):
+            return Refused(SUSPENDED_REASON)
+        return None
+
+    def _apply(
+        self, batch: Batch, claimed: set[int], projection: Projection
+    ) -> list[tuple[int, bytes]]:
+        """Stamp and apply the batch's commands; return the journal entries."""
+        events: list[Event] = []
+        journal: list[tuple[int, bytes]] = []
+        for sub in batch.subs:
+            command: Command
+            assert sub.command is not None
+            if isinstance(sub.command, PlaceOrder):
+                if sub.order_id not in claimed:
+                    batch.outcomes.append((sub, Duplicate()))
+                    continue
+                placed = self._stamp(sub.command, sub.order_id)
+                projection.add_order(
+                    NewOrder(placed, sub.participant_id, sub.client_order_id, sub.region_code)
+                )
+                command = placed
+            else:
+                command = self._stamp(sub.command)
+            batch.commands.append((sub, command))
+            journal.append((command.sequence, _ENCODER.encode(command)))
+            start = len(events)
+            self.book.apply(command, events)
+            for event in events[start:]:
+                projection.apply(event)
+                if sub.reason is not None and isinstance(event, OrderCancelled):
+                    projection.relabel(event.order_id, sub.reason)
+        return journal
+
+    async def _sweep(self, conn: Any, barred: frozenset[int]) -> list[Submission]:
+        """Cancels, through the journal, of the resting orders of newly barred participants."""
+        subs = []
+        for order_id, owner in await resting_orders(conn, self.spec.id, barred):
+            if self.book.order(OrderId(order_id)) is None:
+                continue
+            cancel = CancelOrder(
+                sequence=Sequence(0), timestamp=Timestamp(0), commodity=CommodityId(self.spec.id),
+                order_id=OrderId(order_id), owner=ParticipantId(owner),
+            )  # fmt: skip
+            subs.append(Submission(cancel, queued=False, reason=SUSPENDED_REASON))
+        if subs:
+            log.info("cancelling suspended participants' orders", commodity=self.spec.code,
+                     orders=len(subs))  # fmt: skip
+        return subs
 
     async def _claim(self, conn: Any, batch: Batch) -> set[int]:
         claims: list[tuple[int, str, int, bytes]] = []
@@ -348,36 +395,6 @@ class BookWriter:
             if isinstance(command, HaltBook | ResumeBook):
                 status = "halted" if self.book.halted else "active"
                 await store.set_trading_status(conn, self.spec.id, status)
-
-    def _answer(
-        self, batch: Batch, projection: Projection, changed_rows: list[asyncpg.Record]
-    ) -> None:
-        spec = self.spec
-        new_views = {oid: order_from_new(spec, new) for oid, new in projection.new.items()}
-        changed_views = {row["id"]: order_from_row(spec, row) for row in changed_rows}
-        for sub, command in batch.commands:
-            if isinstance(command, PlaceOrder):
-                outcome: Outcome = Placed(new_views[command.order_id])
-            elif command.sequence in projection.rejections:
-                outcome = Refused(projection.rejections[command.sequence])
-            elif isinstance(command, CancelOrder | AmendOrder):
-                view = changed_views.get(command.order_id) or new_views.get(command.order_id)
-                outcome = Changed(view)
-            else:
-                outcome = Changed(None)
-            batch.outcomes.append((sub, outcome))
-        for sub, outcome in batch.outcomes:
-            if sub.future is not None and not sub.future.done():
-                sub.future.set_result(outcome)
-        published = CommittedBatch(
-            sequence=self.sequence,
-            levels=projection.level_updates(),
-            trades=[public_trade(spec, trade) for trade in projection.trades],
-            orders=[(projection.new[oid].participant_id, view) for oid, view in new_views.items()]
-            + [(row["participant_id"], changed_views[row["id"]]) for row in changed_rows],
-            fills=[fill for trade in projection.trades for fill in fills_of(spec, trade)],
-        )
-        self._feed.committed(spec, published)
 
     async def _snapshot(self) -> None:
         state = snapshot(self.book)

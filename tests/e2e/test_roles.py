@@ -91,9 +91,15 @@ async def test_a_participant_cannot_touch_another_participants_keys(operator):
 
     listing = await supplier.get(f"/v1/participants/{other['id']}/keys")
     issuing = await supplier.post(f"/v1/participants/{other['id']}/keys", {})
+    revoking = await supplier.delete(f"/v1/participants/{other['id']}/keys/1")
+    keys = await operator.get(f"/v1/participants/{other['id']}/keys")
 
-    assert listing.status == 404
-    assert issuing.status == 404
+    for reply in (listing, issuing, revoking):
+        assert (reply.status, reply.code) == (404, "UNKNOWN_PARTICIPANT")
+        assert "key" not in reply.body
+    # nothing changed: the other participant still holds just its first key, unrevoked
+    [only] = keys.body["data"]
+    assert only["revoked_at"] is None
 
 
 async def test_operator_cannot_suspend_itself(operator):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -160,6 +161,7 @@ async def test_user_channel_shows_only_the_subscribers_own_orders_and_fills(oper
     a, b = await connect(alice_api), await connect(bob_api)
     await a.subscribe({"name": "user"})
     await b.subscribe({"name": "user"})
+    snapshots = [await a.next("user_snapshot"), await b.next("user_snapshot")]
 
     market.committed(
         spec,
@@ -174,6 +176,8 @@ async def test_user_channel_shows_only_the_subscribers_own_orders_and_fills(oper
     a1, a2 = await a.next("user"), await a.next("user")
     b1, b2 = await b.next("user"), await b.next("user")
 
+    assert snapshots == [{"type": "user_snapshot", "sequence": 0, "orders": []}] * 2
+    assert (a1["sequence"], b1["sequence"]) == (1, 1)
     assert [o["id"] for o in a1["orders"]] == [11]
     assert [f["order_id"] for f in a1["fills"]] == [11]
     assert [o["id"] for o in a2["orders"]] == [14]  # bob's order 13 never reached alice
@@ -203,15 +207,17 @@ async def test_unsubscribe_stops_messages(operator, reader, db, market):
     await sock.ws.close()
 
 
-async def test_heartbeat_arrives_every_second_in_sequence(reader):
+async def test_heartbeat_arrives_every_second_in_sequence(reader, market):
     sock = await connect(reader)
     await sock.subscribe({"name": "heartbeat"})
 
-    first = await sock.next("heartbeat")
-    second = await sock.next("heartbeat")
+    beats = [await sock.next("heartbeat") for _ in range(4)]
 
-    assert second["sequence"] == first["sequence"] + 1
-    assert datetime.fromisoformat(second["time"]) > datetime.fromisoformat(first["time"])
+    times = [datetime.fromisoformat(beat["time"]) for beat in beats]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
+    assert market.heartbeat_interval == 1.0  # the documented default
+    assert [beat["sequence"] for beat in beats] == [beats[0]["sequence"] + i for i in range(4)]
+    assert all(0.95 <= gap <= 1.5 for gap in gaps), gaps
     await sock.ws.close()
 
 
@@ -219,6 +225,8 @@ async def test_heartbeat_arrives_every_second_in_sequence(reader):
     ("message", "code"),
     [
         ("not json", "MALFORMED_REQUEST"),
+        (b'{"type": "subscribe", "channels": [{"name": "book", "commodity": "\xff"}]}',
+         "INVALID_UTF8"),
         ({"type": "dance"}, "VALIDATION_FAILED"),
         ({"type": "subscribe", "channels": [{"name": "book"}]}, "VALIDATION_FAILED"),
         ({"type": "subscribe", "channels": [{"name": "user", "commodity": "X"}]},
@@ -233,6 +241,8 @@ async def test_a_bad_message_gets_an_error_and_the_socket_stays_open(reader, mes
 
     if isinstance(message, str):
         await sock.ws.send_str(message)
+    elif isinstance(message, bytes):
+        await sock.ws.send_bytes(message)
     else:
         await sock.send(message)
     error = await sock.next("error")

@@ -97,10 +97,18 @@ async def test_book_and_user_channels_follow_real_orders(operator: Api, http, ba
     assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
     assert sorted(bids.items()) == sorted((p, q) for p, q in book["bids"])
     assert sorted(asks.items()) == sorted((p, q) for p, q in book["asks"])
-    assert {o["client_order_id"] for o in user_orders} <= {
-        o["client_order_id"] for o in (await supplier.get("/v1/orders")).body["data"]
+    stored = {o["client_order_id"]: o for o in (await supplier.get("/v1/orders")).body["data"]}
+    latest = {o["client_order_id"]: o for o in user_orders}  # the last state of each order
+    assert len(stored) == 3
+    assert latest == stored  # every order of the supplier, as GET /v1/orders has it now
+    assert [o["status"] for o in user_orders[:3]] == ["open"] * 3  # placed one by one
+    assert sorted(o["status"] for o in user_orders[3:]) == ["filled", "partially_filled"]
+    assert [(f["price"], f["quantity"], f["side"]) for f in user_fills] == [
+        ("105.00", "4.000000", "sell"), ("106.00", "2.000000", "sell")
+    ]  # fmt: skip
+    assert {f["order_id"] for f in user_fills} == {
+        stored[o["client_order_id"]]["id"] for o in user_orders[3:]
     }
-    assert all(f["side"] == "sell" for f in user_fills)
     assert not [m for m in bystander_seen if m["type"] == "user"]
 
 

@@ -260,4 +260,4 @@ async def test_an_id_beyond_a_bigint_in_a_body_is_422(operator, key_id):
 
     assert (reply.status, reply.code) == (422, "VALIDATION_FAILED")
     assert reply.body["errors"][0]["path"] == "$.replaces_key_id"
-    assert len(keys.body) == 1  # the first key, not replaced
+    assert len(keys.body["data"]) == 1  # the first key, not replaced

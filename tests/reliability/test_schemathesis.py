@@ -24,7 +24,7 @@ from schemathesis import checks as sc
 from schemathesis.generation import GenerationMode
 
 from exchange.app import all_endpoints
-from tests.conftest import settings_for, start_app
+from tests.conftest import UNLIMITED_AUTH_FAILURES, settings_for, start_app
 from tests.factories import OPERATOR_KEY, commodity_body, participant_body, unique
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))
@@ -48,7 +48,10 @@ class _Center:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="center", daemon=True)
         self.thread.start()
-        started = asyncio.run_coroutine_threadsafe(start_app(settings_for(database_url)), self.loop)
+        # every 401 the fuzzer provokes counts as a failed authentication from one address; the
+        # limit on those has tests of its own (tests/e2e/test_limits.py)
+        settings = settings_for(database_url, **UNLIMITED_AUTH_FAILURES)
+        started = asyncio.run_coroutine_threadsafe(start_app(settings), self.loop)
         self.runner: web.AppRunner
         self.runner, self.url = started.result(timeout=60)
 

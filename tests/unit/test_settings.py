@@ -28,6 +28,9 @@ def test_every_variable_is_read():
         "EXCHANGE_RATE_LIMIT_BURST": "100",
         "EXCHANGE_SNAPSHOT_EVERY": "500",
         "EXCHANGE_CONTRACT_SIGNING_KEY": "c2lnbmluZyBrZXk=",
+        "EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "3",
+        "EXCHANGE_AUTH_FAILURES_PER_SECOND": "7",
+        "EXCHANGE_AUTH_FAILURE_BURST": "70",
     }
 
     settings = load_settings(env)
@@ -46,6 +49,9 @@ def test_every_variable_is_read():
         rate_limit_burst=100,
         snapshot_every=500,
         contract_signing_key="c2lnbmluZyBrZXk=",
+        max_keys_per_participant=3,
+        auth_failures_per_second=7,
+        auth_failure_burst=70,
     )
     # every setting was read from its variable: none kept its default
     assert [
@@ -90,3 +96,20 @@ def test_explicit_overrides_win_over_the_environment():
 
     assert settings.port == 9100
     assert settings.host == "127.0.0.1"
+
+
+def test_key_cap_and_failed_login_limits_are_read_and_checked():
+    env = {
+        "EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "3",
+        "EXCHANGE_AUTH_FAILURES_PER_SECOND": "2",
+        "EXCHANGE_AUTH_FAILURE_BURST": "7",
+    }
+
+    settings = load_settings(env)
+
+    assert (settings.max_keys_per_participant, settings.auth_failures_per_second) == (3, 2)
+    assert settings.auth_failure_burst == 7
+    with pytest.raises(SettingsError, match="EXCHANGE_MAX_KEYS_PER_PARTICIPANT"):
+        load_settings({"EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "0"})
+    with pytest.raises(SettingsError, match="EXCHANGE_AUTH_FAILURE_BURST"):
+        load_settings(env | {"EXCHANGE_AUTH_FAILURE_BURST": "1"})

@@ -1,0 +1,53 @@
+"""A restart rebuilds, from the journal alone, the book a suspension left."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from tests.conftest import settings_for, start_app
+from tests.factories import OPERATOR_KEY, Api, commodity_body, new_participant, unique
+
+
+async def _place(api: Api, code: str, side: str, price: int, quantity: int) -> None:
+    order = {"client_order_id": unique("sr-"), "commodity": code, "side": side,
+             "price": f"{price}.00", "quantity": str(quantity)}  # fmt: skip
+    assert (await api.post("/v1/orders", order)).status == 201
+
+
+async def test_a_restart_replays_the_suspension_cancels_to_the_same_book(database_url, http):
+    settings = settings_for(database_url)
+    runner, url = await start_app(settings)
+    try:
+        operator = Api(http, url, OPERATOR_KEY)
+        await operator.post("/v1/regions", {"code": "EU-SP", "name": "Suspensions"})
+        body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
+        assert (await operator.post("/v1/commodities", body)).status == 201
+        code = body["code"]
+        seller, supplier = await new_participant(operator, ["supplier"], home_region="EU-SP")
+        _, other = await new_participant(operator, ["supplier"], home_region="EU-SP")
+        for price in (120, 121):
+            await _place(supplier, code, "sell", price, 2)
+        await _place(other, code, "sell", 125, 2)
+        await operator.post(f"/v1/participants/{seller['id']}/suspend")
+        before = (await operator.get(f"/v1/markets/{code}/book")).body
+        seller_orders = await operator.get("/v1/orders", participant_id=str(seller["id"]))
+    finally:
+        await runner.cleanup()
+    conn = await asyncpg.connect(database_url)
+    try:
+        commodity_id = await conn.fetchval("SELECT id FROM commodities WHERE code = $1", code)
+        # rebuild from the journal alone
+        await conn.execute("DELETE FROM book_snapshots WHERE commodity_id = $1", commodity_id)
+    finally:
+        await conn.close()
+
+    runner, url = await start_app(settings)
+    try:
+        after = (await Api(http, url, OPERATOR_KEY).get(f"/v1/markets/{code}/book")).body
+    finally:
+        await runner.cleanup()
+
+    assert {o["reason"] for o in seller_orders.body["data"]} == {"participant_suspended"}
+    assert before["asks"] == [["125.00", "2.000000"]]
+    assert (after["asks"], after["bids"]) == (before["asks"], before["bids"])
+    assert after["sequence"] == before["sequence"]
