@@ -80,6 +80,10 @@ def not_committed() -> ApiError:
     return ApiError("the command could not be committed and was not applied")
 
 
+def answer_lost() -> ApiError:
+    return ApiError("the command was committed but could not be answered; read it back")
+
+
 def rebuilding() -> UnavailableError:
     return UnavailableError("the book is being rebuilt; retry shortly", code="BOOK_UNAVAILABLE")
 

@@ -31,6 +31,7 @@ from exchange.orders.submission import (
     Placed,
     Refused,
     Submission,
+    answer_lost,
     fail,
     not_committed,
     rebuilding,
@@ -318,7 +319,7 @@ class BookWriter:
                 self._feed.contract_changed("created", contract)
         except Exception:  # committed already: answer 500, never commit it again
             log.exception("answering a committed batch failed", commodity=self.spec.code)
-            fail([sub for sub, _ in done.batch.outcomes] + done.batch.subs, not_committed)
+            fail([sub for sub, _ in done.batch.outcomes] + done.batch.subs, answer_lost)
 
     def _settled(self, sub: Submission) -> Outcome | None:
         """The outcome of a submission decided before the book sees it, if it is."""
