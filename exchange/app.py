@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
 
 import asyncpg
@@ -18,6 +18,7 @@ from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
 from exchange.appkeys import (
     BOOT,
+    DB_HEALTH,
     LIFECYCLE,
     LIMITER,
     MARKET,
@@ -33,6 +34,7 @@ from exchange.config import Settings
 from exchange.contracts.signing import load_signing_key, register
 from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
+from exchange.db.health import DatabaseHealth, database_unavailable
 from exchange.db.migrate import migrate
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
@@ -42,6 +44,8 @@ from exchange.ratelimit import Limits, RateLimiter
 
 log = structlog.get_logger("exchange.app")
 _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
+CONNECT_TIMEOUT = 5.0  # seconds for one connection attempt: a hung server must not hang us
+POOL_CLOSE_TIMEOUT = 3.0  # then connections still in use are terminated
 
 
 def all_endpoints() -> list[Endpoint]:
@@ -68,11 +72,23 @@ async def _connect(dsn: str, size: int) -> asyncpg.Pool:
     delay = 0.2
     while True:
         try:
-            return await asyncpg.create_pool(dsn, min_size=min(2, size), max_size=size)
+            return await asyncpg.create_pool(
+                dsn, min_size=min(2, size), max_size=size, timeout=CONNECT_TIMEOUT
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("database not reachable yet", error=str(exc), retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def _close(pool: asyncpg.Pool) -> None:
+    """Close the pool in bounded time, even with the database away or a query stuck."""
+    try:
+        async with asyncio.timeout(POOL_CLOSE_TIMEOUT):
+            await pool.close()
+    except TimeoutError:
+        log.warning("database connections did not close in time; terminating them")
+        pool.terminate()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -90,9 +106,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                 await _prepare_database(conn, settings)
             app[RUNTIME].pool = pool
             app[RUNTIME].auth = Authenticator(pool)
+            app[DB_HEALTH].watch(pool)
             yield
         finally:
-            await pool.close()
+            await app[DB_HEALTH].close()
+            await _close(pool)
     finally:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
@@ -106,13 +124,38 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         load_signing_key, settings.contract_signing_key, settings.data_dir
     )
     app[RUNTIME].signer = await register(app[RUNTIME].pool, key)
-    books = Books(app[RUNTIME].pool, app[MARKET], app[RUNTIME].signer, settings.snapshot_every)
+    books = Books(
+        app[RUNTIME].pool,
+        app[MARKET],
+        app[RUNTIME].signer,
+        settings.snapshot_every,
+        on_database_lost=app[DB_HEALTH].lost,
+    )
     app[RUNTIME].books = books
-    await books.start()
     try:
+        await books.start()  # a failure here stops the writers already started
         yield
     finally:
         await books.stop()
+
+
+Stage = Callable[[web.Application], AsyncIterator[None]]
+
+
+async def _enter(stages: contextlib.AsyncExitStack, stage: Stage, app: web.Application) -> None:
+    """Enter a start-up stage; if the database goes away meanwhile, try the stage again once
+    it is back (each stage undoes what it did before it failed)."""
+    delay = 0.2
+    while True:
+        try:
+            await stages.enter_async_context(contextlib.asynccontextmanager(stage)(app))
+            return
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database lost during start-up", stage=stage.__name__, retry_in=delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 async def _lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -122,7 +165,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
 
     async def boot() -> None:
         for stage in (_database, market_data_lifespan, _books):
-            await stages.enter_async_context(contextlib.asynccontextmanager(stage)(app))
+            await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
 
@@ -136,8 +179,20 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
         await stages.aclose()
 
 
+def _cut(lifecycle: Lifecycle) -> None:
+    if lifecycle.in_flight:
+        log.warning(
+            "shutdown timeout: cutting requests in flight", requests=len(lifecycle.in_flight)
+        )
+    for task in list(lifecycle.in_flight):
+        task.cancel()
+
+
 async def _drain(app: web.Application) -> None:
+    """Shutdown begins: no new traffic wanted; in-flight requests get the shutdown timeout
+    (aiohttp alone would wait for them up to twice that before it cancels them)."""
     app[LIFECYCLE].draining = True
+    asyncio.get_running_loop().call_later(app[SETTINGS].shutdown_timeout, _cut, app[LIFECYCLE])
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -150,6 +205,7 @@ def create_app(settings: Settings) -> web.Application:
         failed_auth=RateLimiter(settings.auth_failures_per_second, settings.auth_failure_burst),
     )
     app[LIFECYCLE] = Lifecycle()
+    app[DB_HEALTH] = DatabaseHealth()
     app[RUNTIME] = Runtime()
     install_market_data(app)
     app.cleanup_ctx.append(_lifespan)

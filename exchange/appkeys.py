@@ -11,6 +11,7 @@ from aiohttp import web
 from exchange.auth import Authenticator, Principal
 from exchange.config import Settings
 from exchange.contracts.signing import Signer
+from exchange.db.health import DatabaseHealth
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
@@ -24,6 +25,8 @@ class Lifecycle:
     started: bool = False
     draining: bool = False
     checks: dict[str, str] = field(default_factory=dict)
+    # the tasks running a request now: cut once the shutdown timeout has passed
+    in_flight: set[asyncio.Task[object]] = field(default_factory=set)
 
 
 class Runtime:
@@ -44,6 +47,7 @@ LIMITER = web.AppKey("limiter", Limits)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
+DB_HEALTH = web.AppKey("db_health", DatabaseHealth)
 BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
 
 REQUEST_ID = web.RequestKey("request_id", str)

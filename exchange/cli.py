@@ -47,8 +47,8 @@ async def _connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
         finally:
             await conn.close()
     finally:
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
+        if embedded is not None:  # never a server that a center (or anyone) still uses
+            await asyncio.to_thread(embedded.stop, only_if_started_here=True)
 
 
 @click.group()

@@ -69,6 +69,31 @@ class RateLimitedError(ApiError):
 
 
 class UnavailableError(ApiError):
+    """Not now (starting, draining, database away): always tells when to retry."""
+
     status = 503
     code = "UNAVAILABLE"
     title = "The service is not ready"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        retry = {"Retry-After": str(retry_after)}
+        super().__init__(detail, code=code, headers=retry | (headers or {}))
+
+
+class DatabaseUnavailableError(UnavailableError):
+    """The database cannot be reached right now; a retry with the same ids never doubles."""
+
+    title = "The database is unavailable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(
+            detail
+            or "the database is unavailable; retry shortly (an order with the same client_order_id)"
+        )

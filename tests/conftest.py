@@ -46,7 +46,7 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-def _with_database(admin_dsn: str, database: str) -> str:
+def with_database(admin_dsn: str, database: str) -> str:
     if "/postgres?" in admin_dsn:
         return admin_dsn.replace("/postgres?", f"/{database}?")
     return re.sub(r"/[^/?]*(\?|$)", rf"/{database}\1", admin_dsn, count=1)
@@ -64,7 +64,7 @@ async def database_url(pg_admin_dsn: str, request: pytest.FixtureRequest) -> Asy
     try:
         await _drop(admin, name)
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(pg_admin_dsn, name)
+        yield with_database(pg_admin_dsn, name)
         await _drop(admin, name)
     finally:
         await admin.close()

@@ -14,13 +14,14 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from exchange.appkeys import LIFECYCLE, LIMITER, PRINCIPAL, REQUEST_ID, RUNTIME, Runtime
+from exchange.appkeys import DB_HEALTH, LIFECYCLE, LIMITER, PRINCIPAL, REQUEST_ID, RUNTIME, Runtime
 from exchange.audit import audit
 from exchange.auth import Principal
 from exchange.bounds import in_time_range
 from exchange.db import Conn
 from exchange.errors import (
     BadRequestError,
+    DatabaseUnavailableError,
     ForbiddenError,
     NotFoundError,
     RateLimitedError,
@@ -153,7 +154,7 @@ class Endpoint:
         """Every error status this endpoint can answer with."""
         statuses = set(self.errors) | {500}
         if not self.public:
-            statuses |= {401, 403, 429}
+            statuses |= {401, 403, 429, 503}  # 503: starting, or the database is away
         if self.body is not None or self.query is not None:
             statuses |= {400, 422}
         if self.body is not None:
@@ -319,8 +320,9 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
             raise UnavailableError(
                 "the center is starting; retry shortly",
                 code="STARTING",
-                headers={"Retry-After": "1"},
             )
+        if not endpoint.public and not request.app[DB_HEALTH].available:
+            raise DatabaseUnavailableError()
         principal = None if endpoint.public else await _authorise(endpoint, request)
         body = None
         if endpoint.body is not None:

@@ -7,7 +7,8 @@ import asyncio
 from aiohttp import web
 
 from exchange.api.endpoint import ENCODER, Context, Routes
-from exchange.appkeys import LIFECYCLE, METRICS, OPENAPI
+from exchange.appkeys import DB_HEALTH, LIFECYCLE, METRICS, OPENAPI
+from exchange.db.health import database_unavailable
 from exchange.messages.common import Health, Readiness
 
 routes = Routes("operations")
@@ -23,14 +24,21 @@ async def _database_check(ctx: Context) -> str:
         async with asyncio.timeout(2):
             await ctx.runtime.pool.fetchval("SELECT 1")
     except Exception as exc:  # any failure means not ready
+        if database_unavailable(exc):
+            ctx.app[DB_HEALTH].lost()
         return f"failing: {type(exc).__name__}"
-    return "ok"
+    return "ok" if ctx.app[DB_HEALTH].available else "failing: unavailable"
+
+
+def _books_check(ctx: Context) -> str:
+    rebuilding = ctx.runtime.books.rebuilding()
+    return "ok" if not rebuilding else "rebuilding: " + ", ".join(sorted(rebuilding))
 
 
 @routes.route(
     "GET",
     "/readyz",
-    summary="Ready to take traffic: database reachable, start-up done, not draining",
+    summary="Ready to take traffic: database reachable, books loaded, start-up done, not draining",
     public=True,
     response=Readiness,
     errors=[503],
@@ -41,7 +49,12 @@ async def readyz(ctx: Context) -> web.Response:
     checks["startup"] = "ok" if lifecycle.started else "starting"
     checks["draining"] = "yes" if lifecycle.draining else "no"
     checks["database"] = await _database_check(ctx) if lifecycle.started else "unknown"
-    ready = lifecycle.started and not lifecycle.draining and checks["database"] == "ok"
+    checks["books"] = _books_check(ctx) if lifecycle.started else "unknown"
+    ready = (
+        lifecycle.started
+        and not lifecycle.draining
+        and checks["database"] == checks["books"] == "ok"
+    )
     readiness = Readiness(status="ready" if ready else "unavailable", checks=checks)
     return web.Response(
         body=ENCODER.encode(readiness),

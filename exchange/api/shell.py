@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -11,8 +12,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from exchange.api.endpoint import ENCODER
-from exchange.appkeys import METRICS, PRINCIPAL, REQUEST_ID
-from exchange.errors import ApiError
+from exchange.appkeys import DB_HEALTH, LIFECYCLE, METRICS, PRINCIPAL, REQUEST_ID
+from exchange.db.health import database_unavailable
+from exchange.errors import ApiError, DatabaseUnavailableError
 from exchange.logs import AccessLog
 from exchange.messages.common import FieldError, Problem
 
@@ -56,6 +58,12 @@ def problem_response(
     )
 
 
+def _api_problem(exc: ApiError, request_id: str) -> web.Response:
+    return problem_response(
+        exc.status, exc.code, exc.title, exc.detail, request_id, exc.field_errors, exc.headers
+    )
+
+
 def _route_name(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
@@ -65,9 +73,7 @@ async def _answer(request: web.Request, handler: Handler, request_id: str) -> we
     try:
         return await handler(request)
     except ApiError as exc:
-        return problem_response(
-            exc.status, exc.code, exc.title, exc.detail, request_id, exc.field_errors, exc.headers
-        )
+        return _api_problem(exc, request_id)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -80,7 +86,11 @@ async def _answer(request: web.Request, handler: Handler, request_id: str) -> we
             request_id,
             headers=headers,
         )
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):  # wherever it happened: 503, and watch for its return
+            log.warning("database unavailable", request_id=request_id, error=repr(exc))
+            request.app[DB_HEALTH].lost()
+            return _api_problem(DatabaseUnavailableError(), request_id)
         log.exception("unhandled error", request_id=request_id, path=request.path)
         return problem_response(500, "INTERNAL_ERROR", "Internal server error", None, request_id)
 
@@ -92,7 +102,14 @@ async def shell(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
-    response = await _answer(request, handler, request_id)
+    task = asyncio.current_task()
+    in_flight = request.app[LIFECYCLE].in_flight
+    if task is not None:
+        in_flight.add(task)
+    try:
+        response = await _answer(request, handler, request_id)
+    finally:
+        in_flight.discard(task)
     elapsed = time.perf_counter() - started
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id

@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
 from exchange.appkeys import MARKET
 from exchange.db import Queryable
+from exchange.db.health import database_unavailable
 from exchange.errors import BadRequestError
 from exchange.market.data import MarketData
 from exchange.market.hub import Client, encode
@@ -27,6 +28,7 @@ routes = Routes("market information")
 MAX_SUBSCRIPTIONS = 200
 MAX_MESSAGE_BYTES = 64 * 1024
 _DECODER: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
+_DATABASE_AWAY = "the database is unavailable; subscribe again shortly"
 
 
 class _Refused(Exception):
@@ -99,6 +101,11 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
                 await _handle(market, pool, client, frame.data)
             except _Refused as refused:
                 client.send(encode(ErrorMessage(code=refused.code, message=refused.message)))
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                # the socket stays: market data goes on from memory, the client may retry
+                client.send(encode(ErrorMessage(code="UNAVAILABLE", message=_DATABASE_AWAY)))
     finally:
         await market.disconnect(client)
     return ws

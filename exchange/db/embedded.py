@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import logging
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -58,13 +60,49 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+class _FileLock:
+    """An flock(2) on a file in the data folder; the kernel drops it when the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self, mode: int) -> bool:
+        """Take the lock in `mode` (LOCK_SH or LOCK_EX, maybe | LOCK_NB); False if busy."""
+        fd = self._fd if self._fd is not None else os.open(self._path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, mode)
+        except BlockingIOError:
+            if self._fd is None:
+                os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops its lock
+            self._fd = None
+
+
 class EmbeddedPostgres:
-    """Initialises, starts and stops one PostgreSQL cluster living in `<data_dir>/pg`."""
+    """Initialises, starts and stops one PostgreSQL cluster living in `<data_dir>/pg`.
+
+    Several processes may use the same cluster at once (a running center and a command such as
+    `exchange migrate`): each holds a shared lock on `<data_dir>/pg.users` from `start` to `stop`,
+    and `stop` stops the server only when no other process holds it, so a command never stops
+    the server under a running center. A center, the last user out, stops the server whoever
+    started it (none is left behind); a command stops only a server it started itself.
+    Starting and stopping are serialised by `<data_dir>/pg.lifecycle`.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.pgdata = self.data_dir / "pg"
         self._run_as: str | None = _SERVICE_USER if os.geteuid() == 0 else None
+        self._users = _FileLock(self.data_dir / "pg.users")
+        self._lifecycle = _FileLock(self.data_dir / "pg.lifecycle")
+        self._started_pid: int | None = None  # the server this object started, if any
 
     # -- commands -------------------------------------------------------------------------
 
@@ -137,8 +175,21 @@ class EmbeddedPostgres:
         return pid, int(lines[3]), lines[4].strip()
 
     def start(self) -> str:
-        """Start (initialising first if needed) and return a DSN for the `exchange` database."""
+        """Start (initialising first if needed), or use the server another process started;
+        return a DSN for the `exchange` database. Stays a user of the server until `stop`."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lifecycle.acquire(fcntl.LOCK_EX)
+        try:
+            self._users.acquire(fcntl.LOCK_SH)
+            try:
+                return self._start()
+            except BaseException:
+                self._users.release()
+                raise
+        finally:
+            self._lifecycle.release()
+
+    def _start(self) -> str:
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self._prepare_permissions()
         if not (self.pgdata / "PG_VERSION").exists():
@@ -149,7 +200,7 @@ class EmbeddedPostgres:
             )  # fmt: skip
         running = self._postmaster()
         if running is None:
-            port = free_port()
+            port = self._port()
             socket_dir = self._socket_dir()
             options = f"{_SERVER_OPTIONS} -p {port} -k {socket_dir}"
             self._run(
@@ -161,11 +212,30 @@ class EmbeddedPostgres:
                 raise EmbeddedPostgresError(
                     f"PostgreSQL did not start; see {self.pgdata}/server.log"
                 )
+            self._started_pid = running[0]
         else:
-            log.info("embedded PostgreSQL already running (pid %s); taking it over", running[0])
+            log.info("embedded PostgreSQL already running (pid %s); using it", running[0])
         _, port, socket_dir_text = running
         self._ensure_database(port, socket_dir_text)
         return self.dsn("exchange")
+
+    def _port(self) -> int:
+        """The port of the cluster's last run if it is free (a client that knew the server
+        finds it again after a restart), else any free port."""
+        try:
+            options = (self.pgdata / "postmaster.opts").read_text()
+        except FileNotFoundError:
+            return free_port()
+        found = re.search(r'"-p" "(\d+)"', options)
+        if found is None:
+            return free_port()
+        port = int(found[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return free_port()
+        return port
 
     def dsn(self, database: str) -> str:
         """A DSN for one database of the running server (over its Unix socket)."""
@@ -186,8 +256,28 @@ class EmbeddedPostgres:
         if found.strip() != "1":
             self._run("psql", *psql, "-c", "CREATE DATABASE exchange")
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown: sessions end, committed data is safe)."""
+    def stop(self, *, only_if_started_here: bool = False) -> None:
+        """Stop using the server; stop the server itself (fast shutdown: sessions end,
+        committed data is safe) unless another process still uses it, or, with
+        `only_if_started_here`, unless this object did not start it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lifecycle.acquire(fcntl.LOCK_EX)
+        try:
+            self._users.release()
+            if only_if_started_here and self._started_pid != self.server_pid():
+                log.info("embedded PostgreSQL left running: it was running before")
+                return
+            if not self._users.acquire(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                log.info("embedded PostgreSQL left running: another process uses it")
+                return
+            try:
+                self._stop_server()
+            finally:
+                self._users.release()
+        finally:
+            self._lifecycle.release()
+
+    def _stop_server(self) -> None:
         running = self._postmaster()
         if running is None:
             return

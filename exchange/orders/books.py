@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 
 import asyncpg
 import structlog
@@ -20,9 +21,15 @@ class Books:
     """Writers by commodity code, and the region ids the engine uses."""
 
     def __init__(
-        self, pool: asyncpg.Pool, feed: MarketFeed, signer: Signer, snapshot_every: int = 100_000
+        self,
+        pool: asyncpg.Pool,
+        feed: MarketFeed,
+        signer: Signer,
+        snapshot_every: int = 100_000,
+        on_database_lost: Callable[[], None] = lambda: None,
     ) -> None:
         self._pool = pool
+        self._on_database_lost = on_database_lost
         self._signer = signer
         # journal entries between snapshots: bounds the replay at restart
         self._snapshot_every = snapshot_every
@@ -45,8 +52,8 @@ class Books:
         log.info("books loaded", books=len(self._writers))
 
     async def stop(self) -> None:
-        for writer in list(self._writers.values()):
-            await writer.stop()
+        """Stop every writer, side by side: each is bounded, so this is too."""
+        await asyncio.gather(*(writer.stop() for writer in self._writers.values()))
         self._writers.clear()
         self._by_id.clear()
 
@@ -58,6 +65,7 @@ class Books:
             lambda: self._region_codes,
             self._signer,
             self._snapshot_every,
+            self._on_database_lost,
         )
         await writer.start()
         self._writers[spec.code] = writer
@@ -74,6 +82,11 @@ class Books:
                 return self._writers[code]
             spec = next((s for s in await load_specs(self._pool) if s.code == code), None)
             return None if spec is None else await self._start_writer(spec)
+
+    def rebuilding(self) -> list[str]:
+        """Codes of the books that take no commands until their rebuild succeeds (mostly:
+        waiting for the database to return)."""
+        return [code for code, writer in self._writers.items() if not writer.available]
 
     async def sync(self) -> None:
         """Run a batch in every book now, so each sees the trading gate as it is (and cancels

@@ -6,24 +6,36 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 import structlog
 
-from exchange.audit import AuditRecord
 from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
-from exchange.errors import UnavailableError
-from exchange.market.feed import CommittedBatch, MarketFeed
-from exchange.messages.orders import Order
+from exchange.db.health import database_unavailable
+from exchange.errors import DatabaseUnavailableError, UnavailableError
+from exchange.market.feed import MarketFeed
 from exchange.orders import store
+from exchange.orders.answers import answer
 from exchange.orders.gate import SUSPENDED_REASON, TradingGate, resting_orders
 from exchange.orders.projection import NewOrder, Projection, global_id
-from exchange.orders.recovery import load_book, new_book
-from exchange.orders.views import fills_of, order_from_new, order_from_row, public_trade
+from exchange.orders.recovery import LoadedBook, load_book, new_book
+from exchange.orders.submission import (
+    Batch,
+    Changed,
+    Committed,
+    Duplicate,
+    Outcome,
+    Placed,
+    Refused,
+    Submission,
+    answer_lost,
+    fail,
+    not_committed,
+    rebuilding,
+)
 from exchange.reference import CommoditySpec
 from matching import (
     AmendOrder,
@@ -40,61 +52,16 @@ from matching import (
 from matching.snapshot import snapshot
 from matching.types import CommodityId, OrderId, ParticipantId, Sequence, Timestamp
 
+# the submission types are part of the writer's interface (order entry imports them here)
+__all__ = ["BookWriter", "Changed", "Duplicate", "Outcome", "Placed", "Refused", "Submission"]
+
 log = structlog.get_logger("exchange.orders")
 
 MAX_BATCH = 2000
+STOP_GRACE = 2.0  # seconds a stopping writer gives its queue (in-flight requests are done)
+SNAPSHOT_TIMEOUT = 10.0
 _ENCODER = msgspec.msgpack.Encoder()
 CommandT = TypeVar("CommandT", bound=Command)
-
-
-@dataclass(slots=True)
-class Placed:
-    order: Order
-
-
-@dataclass(slots=True)
-class Duplicate:
-    """The client_order_id was taken already (by an earlier request, or one in this batch)."""
-
-
-@dataclass(slots=True)
-class Changed:
-    order: Order | None  # None for book commands (halt, resume)
-
-
-@dataclass(slots=True)
-class Refused:
-    reason: str
-
-
-Outcome = Placed | Duplicate | Changed | Refused
-
-
-@dataclass(slots=True)
-class Submission:
-    """A command waiting for its batch; `command` lacks sequence, timestamp (and order id).
-
-    Without a command it only asks for a batch: the gate is checked and the answer is that
-    the batch committed. `reason` replaces the engine's reason for a cancel (the engine only
-    knows cancels on the owner's behalf)."""
-
-    command: Command | None
-    participant_id: int = 0
-    client_order_id: str = ""
-    request_hash: bytes = b""
-    region_code: str | None = None
-    future: asyncio.Future[Outcome] | None = None
-    order_id: int = 0
-    queued: bool = True  # False for the writer's own commands (expiry, suspension cancels)
-    reason: str | None = None
-    audit: AuditRecord | None = None  # written with the batch if the command took effect
-
-
-@dataclass(slots=True)
-class _Batch:
-    subs: list[Submission]
-    commands: list[tuple[Submission, Command]] = field(default_factory=list)
-    outcomes: list[tuple[Submission, Outcome]] = field(default_factory=list)
 
 
 class BookWriter:
@@ -108,8 +75,10 @@ class BookWriter:
         region_codes: Callable[[], dict[int, str]],
         signer: Signer,
         snapshot_every: int = 100_000,
+        on_database_lost: Callable[[], None] = lambda: None,
     ) -> None:
         self.spec = spec
+        self._on_database_lost = on_database_lost  # tells the rest of the center
         self._signer = signer
         self._snapshot_every = snapshot_every
         self._pool = pool
@@ -123,17 +92,26 @@ class BookWriter:
         self._last_ns = 0
         self._task: asyncio.Task[None] | None = None
         self._gate = TradingGate()
+        self._stopping = False
+        self._clean = True  # no batch half-applied to the in-memory book
+        self.available = True  # False until a rebuild succeeds: submissions get 503
+        self._unavailable: Callable[[], Exception] = DatabaseUnavailableError
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Rebuild the book from the latest snapshot plus the journal, then start writing."""
         async with self._pool.acquire() as conn:
-            loaded = await load_book(conn, self.spec)
+            self._adopt(await load_book(conn, self.spec))
+        self._task = asyncio.create_task(self._run(), name=f"book-writer-{self.spec.code}")
+
+    def _adopt(self, loaded: LoadedBook) -> None:
+        """Take a book rebuilt from the database, and tell market information."""
         self.book = loaded.book
         self.sequence = loaded.sequence
         self._snapshot_sequence = loaded.snapshot_sequence
         self._next_local = loaded.next_local
+        self._gate = TradingGate()  # a sweep of a failed batch did not commit: check afresh
         depth = self.book.depth(1 << 30)
         self._feed.book_loaded(
             self.spec,
@@ -141,26 +119,46 @@ class BookWriter:
             [(level.price, level.quantity) for level in depth.bids],
             [(level.price, level.quantity) for level in depth.asks],
         )
-        self._task = asyncio.create_task(self._run(), name=f"book-writer-{self.spec.code}")
 
-    async def stop(self) -> None:
-        """Finish what is queued, stop, and leave a snapshot so the next start is quick."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Finish what is queued (for at most `grace` seconds), stop, and leave a snapshot so
+        the next start is quick; bounded even while the database is away."""
         if self._task is None:
             return
-        await self._queue.join()
+        self._stopping = True
+        try:
+            async with asyncio.timeout(grace if self.available else 0):
+                await self._queue.join()
+        except TimeoutError:
+            log.warning("book writer stopping with commands unfinished", commodity=self.spec.code)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        if self.sequence > self._snapshot_sequence:
-            await self._snapshot()
+        self._fail_queued(
+            lambda: UnavailableError("the center is stopping", code="BOOK_UNAVAILABLE")
+        )
+        # a book cut off mid-batch holds uncommitted effects: never snapshot that
+        if self._clean and self.available and self.sequence > self._snapshot_sequence:
+            try:
+                async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                    await self._snapshot()
+            except TimeoutError:
+                log.warning("no snapshot at stop: the database is slow", commodity=self.spec.code)
 
     # -- submitting -----------------------------------------------------------------------
 
+    @property
+    def queued(self) -> int:
+        """Submissions waiting for the next batch."""
+        return self._queue.qsize()
+
     async def submit(self, submission: Submission) -> Outcome:
         """Queue a command and wait until its batch is committed."""
-        if self._task is None:
+        if self._task is None or self._stopping:
             raise UnavailableError("the book is not running", code="BOOK_UNAVAILABLE")
+        if not self.available:
+            raise self._unavailable()
         submission.future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(submission)
         return await submission.future
@@ -187,35 +185,93 @@ class BookWriter:
             batch = [await self._next()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._clean = False
             try:
-                await self._process(batch)
-            except Exception as exc:
-                log.exception("batch failed; rebuilding the book", commodity=self.spec.code)
-                for sub in batch:
-                    if sub.future is not None and not sub.future.done():
-                        sub.future.set_exception(
-                            UnavailableError(f"not committed: {type(exc).__name__}")
-                        )
-                await self._rebuild()
+                await self._commit(batch)
             finally:
                 for sub in batch:
                     if sub.queued:
                         self._queue.task_done()
+            self._clean = True
             if self.sequence - self._snapshot_sequence >= self._snapshot_every:
                 await self._snapshot()
 
-    async def _rebuild(self) -> None:
+    async def _commit(self, subs: list[Submission]) -> None:
+        """Commit a batch; if it fails for any reason but the database being away, commit
+        its commands one at a time so that only a faulty one fails."""
+        try:
+            done = await self._process(subs)
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("database unavailable; batch not committed", error=repr(exc))
+                self._pause(subs, DatabaseUnavailableError)
+                await self._rebuild()
+                return
+            log.exception("batch failed; retrying its commands one by one", batch=len(subs))
+            await self._rebuild(subs)
+            await self._one_by_one(subs)
+            return
+        self._publish(done)
+
+    async def _one_by_one(self, subs: list[Submission]) -> None:
+        for index, sub in enumerate(subs):
+            if sub.future is not None and sub.future.done():
+                continue  # answered 503 while the rebuild waited for the database
+            try:
+                done = await self._process([sub])
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._pause(subs[index:], DatabaseUnavailableError)
+                    await self._rebuild()
+                    return
+                # the database refused this command alone: a bug to fix, not the others' fault
+                log.exception("command not committed", command=type(sub.command).__name__)
+                fail([sub], not_committed)
+                await self._rebuild(subs[index + 1 :])
+                continue
+            self._publish(done)
+
+    def _pause(self, subs: list[Submission], error: Callable[[], Exception]) -> None:
+        """Until the book is rebuilt: answer these and everything queued with `error` (a
+        503), and new submissions too, instead of letting them wait."""
+        database_away = error is DatabaseUnavailableError
+        if self.available or self._unavailable is not error:
+            log.warning("book paused until rebuilt", commodity=self.spec.code, db=database_away)
+        if database_away:
+            self._on_database_lost()
+        self.available = False
+        self._unavailable = error
+        fail(subs, error)
+        self._fail_queued(error)
+
+    def _fail_queued(self, error: Callable[[], Exception]) -> None:
+        """Answer everything waiting in the queue with `error` instead of keeping it."""
+        while not self._queue.empty():
+            sub = self._queue.get_nowait()
+            fail([sub], error)
+            self._queue.task_done()
+
+    async def _rebuild(self, waiting: list[Submission] | None = None) -> None:
+        """Reload the book from the database. While the database is away, answer `waiting`
+        and new submissions 503 and try again until it returns (cancellable at any time)."""
+        delay = 0.1
         while True:
             try:
                 async with self._pool.acquire() as conn:
                     loaded = await load_book(conn, self.spec)
-            except (OSError, asyncpg.PostgresError):
-                await asyncio.sleep(0.5)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._pause(waiting or [], DatabaseUnavailableError)
+                else:
+                    log.exception("book rebuild failed", commodity=self.spec.code)
+                    self._pause(waiting or [], rebuilding)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
                 continue
-            self.book = loaded.book
-            self.sequence = loaded.sequence
-            self._next_local = loaded.next_local
-            self._gate = TradingGate()  # its sweep may not have committed: check afresh
+            self._adopt(loaded)
+            if not self.available:
+                log.info("book rebuilt; taking commands again", commodity=self.spec.code)
+            self.available = True
             return
 
     def _stamp(self, command: CommandT, order_id: int = 0) -> CommandT:
@@ -227,8 +283,8 @@ class BookWriter:
             )
         return msgspec.structs.replace(command, sequence=self.sequence, timestamp=self._last_ns)
 
-    async def _process(self, subs: list[Submission]) -> None:
-        batch = _Batch([])
+    async def _process(self, subs: list[Submission]) -> Committed:
+        batch = Batch([])
         projection = Projection(self.spec.id, self._region_codes())
         async with self._pool.acquire() as conn, conn.transaction():
             barred = await self._gate.check(conn)
@@ -251,9 +307,19 @@ class BookWriter:
             for sub, command in batch.commands:
                 if sub.audit is not None and command.sequence not in projection.rejections:
                     await sub.audit.write(conn)
-        self._answer(batch, projection, changed_rows)
-        for contract in contracts:
-            self._feed.contract_changed("created", contract)
+        return Committed(batch, projection, changed_rows, contracts)
+
+    def _publish(self, done: Committed) -> None:
+        try:
+            published = answer(
+                self.spec, self.sequence, done.batch, done.projection, done.changed_rows
+            )
+            self._feed.committed(self.spec, published)
+            for contract in done.contracts:
+                self._feed.contract_changed("created", contract)
+        except Exception:  # committed already: answer 500, never commit it again
+            log.exception("answering a committed batch failed", commodity=self.spec.code)
+            fail([sub for sub, _ in done.batch.outcomes] + done.batch.subs, answer_lost)
 
     def _settled(self, sub: Submission) -> Outcome | None:
         """The outcome of a submission decided before the book sees it, if it is."""
@@ -266,7 +332,7 @@ class BookWriter:
         return None
 
     def _apply(
-        self, batch: _Batch, claimed: set[int], projection: Projection
+        self, batch: Batch, claimed: set[int], projection: Projection
     ) -> list[tuple[int, bytes]]:
         """Stamp and apply the batch's commands; return the journal entries."""
         events: list[Event] = []
@@ -311,7 +377,7 @@ class BookWriter:
                      orders=len(subs))  # fmt: skip
         return subs
 
-    async def _claim(self, conn: Any, batch: _Batch) -> set[int]:
+    async def _claim(self, conn: Any, batch: Batch) -> set[int]:
         claims: list[tuple[int, str, int, bytes]] = []
         seen: set[tuple[int, str]] = set()
         for sub in batch.subs:
@@ -325,41 +391,11 @@ class BookWriter:
                 claims.append((*key, sub.order_id, sub.request_hash))
         return await store.claim_client_ids(conn, claims)
 
-    async def _book_status(self, conn: Any, batch: _Batch) -> None:
+    async def _book_status(self, conn: Any, batch: Batch) -> None:
         for _, command in batch.commands:
             if isinstance(command, HaltBook | ResumeBook):
                 status = "halted" if self.book.halted else "active"
                 await store.set_trading_status(conn, self.spec.id, status)
-
-    def _answer(
-        self, batch: _Batch, projection: Projection, changed_rows: list[asyncpg.Record]
-    ) -> None:
-        spec = self.spec
-        new_views = {oid: order_from_new(spec, new) for oid, new in projection.new.items()}
-        changed_views = {row["id"]: order_from_row(spec, row) for row in changed_rows}
-        for sub, command in batch.commands:
-            if isinstance(command, PlaceOrder):
-                outcome: Outcome = Placed(new_views[command.order_id])
-            elif command.sequence in projection.rejections:
-                outcome = Refused(projection.rejections[command.sequence])
-            elif isinstance(command, CancelOrder | AmendOrder):
-                view = changed_views.get(command.order_id) or new_views.get(command.order_id)
-                outcome = Changed(view)
-            else:
-                outcome = Changed(None)
-            batch.outcomes.append((sub, outcome))
-        for sub, outcome in batch.outcomes:
-            if sub.future is not None and not sub.future.done():
-                sub.future.set_result(outcome)
-        published = CommittedBatch(
-            sequence=self.sequence,
-            levels=projection.level_updates(),
-            trades=[public_trade(spec, trade) for trade in projection.trades],
-            orders=[(projection.new[oid].participant_id, view) for oid, view in new_views.items()]
-            + [(row["participant_id"], changed_views[row["id"]]) for row in changed_rows],
-            fills=[fill for trade in projection.trades for fill in fills_of(spec, trade)],
-        )
-        self._feed.committed(spec, published)
 
     async def _snapshot(self) -> None:
         state = snapshot(self.book)

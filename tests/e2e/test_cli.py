@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 from exchange.db.embedded import EmbeddedPostgres, pid_alive
+from exchange.db.migrate import available_migrations
+from tests.conftest import with_database
 from tests.factories import OPERATOR_KEY, participant_body
 from tests.process import Center
 from tests.process import env_without_database as _env
@@ -108,15 +111,72 @@ async def test_admin_create_operator_prints_a_working_key(tmp_path, http, databa
     assert me["participant"]["legal_name"] == "Ops"
 
 
-async def test_migrate_command_is_idempotent(tmp_path, database_url):
-    env = _env(DATABASE_URL=database_url)
+async def test_migrate_command_is_idempotent(tmp_path, pg_admin_dsn):
+    # a database of its own: the module's is migrated already by the centers above
+    admin = await asyncpg.connect(pg_admin_dsn)
+    await admin.execute('DROP DATABASE IF EXISTS "t_cli_migrate" WITH (FORCE)')
+    await admin.execute('CREATE DATABASE "t_cli_migrate"')
+    env = _env(DATABASE_URL=with_database(pg_admin_dsn, "t_cli_migrate"))
+    try:
+        first = await asyncio.to_thread(_run, ["migrate"], env, tmp_path)
+        second = await asyncio.to_thread(_run, ["migrate"], env, tmp_path)
+    finally:
+        await admin.execute('DROP DATABASE "t_cli_migrate" WITH (FORCE)')
+        await admin.close()
 
-    first = await asyncio.to_thread(_run, ["migrate"], env, tmp_path)
-    second = await asyncio.to_thread(_run, ["migrate"], env, tmp_path)
-
+    everything = ", ".join(str(version) for version, _, _ in available_migrations())
     assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"applied: {everything}"
     assert second.returncode == 0
     assert second.stdout.strip() == "up to date"
+
+
+async def _ready(http: aiohttp.ClientSession, base: str) -> int:
+    async with http.get(base + "/readyz") as response:
+        return response.status
+
+
+async def test_commands_beside_a_running_center_leave_its_database_running(tmp_path, http):
+    env = _env(EXCHANGE_BOOTSTRAP_OPERATOR_KEY=OPERATOR_KEY)
+    commands = [
+        ["contracts", "verify"],
+        ["admin", "create-operator", "--name", "Night desk"],
+        ["migrate"],
+    ]
+    center = Center(tmp_path, env)
+    outcomes = []
+    try:
+        await center.wait_healthy(http)
+        pg_pid = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+        for command in commands:
+            result = await asyncio.to_thread(_run, command, env, tmp_path)
+            created = await _create_participant(http, center.base)  # asserts 201
+            outcomes.append((result.returncode, await _ready(http, center.base), created["id"] > 0))
+            if command[0] == "admin":
+                key = result.stdout.split("api key: ")[1].strip()
+        async with http.get(
+            center.base + "/v1/me", headers={"Authorization": f"Bearer {key}"}
+        ) as response:
+            me = await response.json()
+        pg_pid_after = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+    finally:
+        exit_code = center.stop()
+
+    assert outcomes == [(0, 200, True)] * len(commands)
+    assert me["participant"]["legal_name"] == "Night desk"
+    assert pg_pid is not None
+    assert pg_pid_after == pg_pid  # the same server all along
+    assert exit_code == 0
+    assert not pid_alive(pg_pid)  # the center that started it stopped it
+
+
+async def test_a_command_alone_starts_and_stops_the_embedded_server(tmp_path):
+    result = await asyncio.to_thread(_run, ["migrate"], _env(), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith("applied: ")
+    assert (tmp_path / ".exchange" / "pg" / "PG_VERSION").exists()
+    assert EmbeddedPostgres(tmp_path / ".exchange").server_pid() is None
 
 
 async def test_a_bad_setting_fails_at_start_naming_the_variable(tmp_path):
@@ -136,3 +196,31 @@ async def test_start_up_failure_exits_non_zero(tmp_path, http):
 
     assert exit_code == 1
     assert "start-up failed" in center.log.read_text()
+
+
+async def test_a_server_left_by_a_killed_center_is_kept_by_commands_stopped_by_a_center(
+    tmp_path, http
+):
+    env = _env(EXCHANGE_BOOTSTRAP_OPERATOR_KEY=OPERATOR_KEY)
+    killed = Center(tmp_path, env)
+    try:
+        await killed.wait_healthy(http)
+        pg_pid = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+    finally:
+        killed.stop(signal.SIGKILL)  # PostgreSQL outlives it, with no user left
+
+    command = await asyncio.to_thread(_run, ["contracts", "verify"], env, tmp_path)
+    after_command = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+    center = Center(tmp_path, env)
+    try:
+        await center.wait_healthy(http)
+        used = EmbeddedPostgres(tmp_path / ".exchange").server_pid()
+    finally:
+        exit_code = center.stop()
+
+    assert command.returncode == 0, command.stderr
+    assert pg_pid is not None
+    assert after_command == pg_pid  # the command did not start it, so it did not stop it
+    assert used == pg_pid
+    assert exit_code == 0
+    assert not pid_alive(pg_pid)  # the last center out stops it

@@ -1,9 +1,26 @@
 import asyncio
+import subprocess
+import sys
 
 import asyncpg
 import pytest
 
 from exchange.db.migrate import MigrationError, available_migrations, migrate
+from tests.conftest import with_database
+from tests.process import env_without_database
+
+PROCESSES = 3
+
+
+def _migrate_process(dsn: str, cwd) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "exchange", "migrate"],
+        env=env_without_database(DATABASE_URL=dsn, EXCHANGE_LOG_LEVEL="WARNING"),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 async def test_migrate_applies_everything_once(database_url):
@@ -25,24 +42,30 @@ async def test_migrate_applies_everything_once(database_url):
     assert {"participants", "api_keys", "commodities", "regions", "audit_log"} <= tables
 
 
-async def test_two_processes_migrating_at_once_do_not_collide(pg_admin_dsn, database_url):
+async def test_two_processes_migrating_at_once_do_not_collide(pg_admin_dsn, tmp_path):
     admin = await asyncpg.connect(pg_admin_dsn)
     await admin.execute('DROP DATABASE IF EXISTS "t_concurrent_migrate" WITH (FORCE)')
     await admin.execute('CREATE DATABASE "t_concurrent_migrate"')
-    dsn = database_url.replace("/t_test_migrations", "/t_concurrent_migrate")
-    conns = [await asyncpg.connect(dsn) for _ in range(3)]
+    dsn = with_database(pg_admin_dsn, "t_concurrent_migrate")
     try:
-        results = await asyncio.gather(*(migrate(conn) for conn in conns))
-        count = await conns[0].fetchval("SELECT count(*) FROM schema_migrations")
-    finally:
-        for conn in conns:
+        # separate `exchange migrate` processes, started together: only the lock orders them
+        processes = [_migrate_process(dsn, tmp_path) for _ in range(PROCESSES)]
+        outputs = [await asyncio.to_thread(p.communicate, timeout=60) for p in processes]
+        conn = await asyncpg.connect(dsn)
+        try:
+            recorded = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        finally:
             await conn.close()
+    finally:
         await admin.execute('DROP DATABASE "t_concurrent_migrate" WITH (FORCE)')
         await admin.close()
 
-    applied = [versions for versions in results if versions]
-    assert len(applied) == 1
-    assert count == len(available_migrations())
+    everything = [version for version, _, _ in available_migrations()]
+    assert [p.returncode for p in processes] == [0] * PROCESSES, outputs
+    said = sorted(out.strip() for out, _ in outputs)
+    applied_all = "applied: " + ", ".join(map(str, everything))
+    assert said == sorted([applied_all] + ["up to date"] * (PROCESSES - 1))
+    assert [row["version"] for row in recorded] == everything
 
 
 async def test_a_changed_migration_is_refused(database_url):

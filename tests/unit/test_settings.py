@@ -26,9 +26,15 @@ def test_every_variable_is_read():
         "EXCHANGE_SHUTDOWN_TIMEOUT": "2.5",
         "EXCHANGE_RATE_LIMIT_PER_SECOND": "50",
         "EXCHANGE_RATE_LIMIT_BURST": "100",
+        "EXCHANGE_SNAPSHOT_EVERY": "500",
+        "EXCHANGE_CONTRACT_SIGNING_KEY": "c2lnbmluZyBrZXk=",
+        "EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "3",
+        "EXCHANGE_AUTH_FAILURES_PER_SECOND": "7",
+        "EXCHANGE_AUTH_FAILURE_BURST": "70",
     }
 
     settings = load_settings(env)
+    defaults = Settings()
 
     assert settings == Settings(
         database_url="postgresql://u@db:5432/x",
@@ -41,7 +47,18 @@ def test_every_variable_is_read():
         shutdown_timeout=2.5,
         rate_limit_per_second=50,
         rate_limit_burst=100,
+        snapshot_every=500,
+        contract_signing_key="c2lnbmluZyBrZXk=",
+        max_keys_per_participant=3,
+        auth_failures_per_second=7,
+        auth_failure_burst=70,
     )
+    # every setting was read from its variable: none kept its default
+    assert [
+        name
+        for name in Settings.__struct_fields__
+        if getattr(settings, name) == getattr(defaults, name)
+    ] == []
 
 
 @pytest.mark.parametrize(
