@@ -47,3 +47,14 @@ def check_bigint(value: int, field: str, what: str = "the value") -> int:
     if not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
         raise out_of_range(field, f"{what} is too large for the center to hold")
     return value
+
+
+def is_text(text: str) -> bool:
+    """Whether PostgreSQL can hold this string: valid UTF-8 (no lone surrogates), no NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -6,7 +6,7 @@ import base64
 
 from aiohttp import web
 
-from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes, decode_cursor, page_of
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes
 from exchange.appkeys import MARKET
 from exchange.contracts import lifecycle
 from exchange.contracts.document import render
@@ -28,6 +28,7 @@ from exchange.messages.contracts import (
 )
 from exchange.messages.participants import Role
 from exchange.orders.projection import commodity_of
+from exchange.pagination import decode_cursor, page_of
 
 routes = Routes("contracts")
 OPERATOR = [Role.OPERATOR]

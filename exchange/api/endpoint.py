@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import enum
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -17,7 +15,7 @@ from aiohttp import web
 from exchange.appkeys import DB_HEALTH, LIFECYCLE, LIMITER, PRINCIPAL, REQUEST_ID, RUNTIME, Runtime
 from exchange.audit import audit
 from exchange.auth import Principal
-from exchange.bounds import in_time_range
+from exchange.bounds import is_text
 from exchange.db import Conn
 from exchange.errors import (
     BadRequestError,
@@ -29,13 +27,10 @@ from exchange.errors import (
     UnavailableError,
     UnprocessableError,
 )
-from exchange.messages.common import Page
 from exchange.messages.participants import Role
 from exchange.ratelimit import retry_after
 
 ENCODER = msgspec.json.Encoder()
-CursorT = TypeVar("CursorT", int, str)
-RowT = TypeVar("RowT")
 _PATH_OF_ERROR = re.compile(r" - at `(\$[^`]*)`$")
 # a JSON string escape of U+0000 (not an escaped backslash followed by "u0000")
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -97,17 +92,6 @@ class Context:
         if not _ASCII_ID.fullmatch(text):
             raise NotFoundError(f"no resource with id {text!r}")
         return int(text)
-
-
-def is_text(text: str) -> bool:
-    """Whether PostgreSQL can hold this string: valid UTF-8 (no lone surrogates), no NUL."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 Handler = Callable[[Context], Awaitable[Any]]
@@ -364,60 +348,3 @@ def add_routes(router: web.UrlDispatcher, endpoints: list[Endpoint]) -> None:
             resource.add_route(endpoint.method, to_aiohttp(endpoint))
         allowed = sorted({endpoint.method for endpoint in by_path[path]})
         resource.add_route("*", _method_not_allowed(allowed))
-
-
-def encode_cursor(value: int | str) -> str:
-    """An opaque cursor for keyset pagination."""
-    return base64.urlsafe_b64encode(msgspec.json.encode([value])).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, kind: type[CursorT]) -> CursorT | None:
-    """The key a cursor from `encode_cursor` carries, or 400 for anything else."""
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = msgspec.json.decode(raw, type=tuple[kind])[0]  # type: ignore[valid-type]
-    except (ValueError, msgspec.DecodeError):
-        raise _bad_cursor() from None
-    # only keys the database can compare: a bigint, or text without NUL
-    if isinstance(value, int) and not -(1 << 63) <= value < 1 << 63:
-        raise _bad_cursor()
-    if isinstance(value, str) and not is_text(value):
-        raise _bad_cursor()
-    return value
-
-
-def _bad_cursor() -> BadRequestError:
-    return BadRequestError("the cursor is not one this API gave out", code="BAD_CURSOR")
-
-
-def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    """The (time, id) key of a cursor made by `time_page_of`."""
-    text = decode_cursor(cursor, str)
-    if text is None:
-        return None
-    at, _, key = text.partition("|")
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        raise _bad_cursor() from None
-    if moment.tzinfo is None or not _ASCII_ID.fullmatch(key) or not in_time_range(moment):
-        raise _bad_cursor()
-    return moment, int(key)
-
-
-def time_page_of(
-    rows: list[RowT], limit: int, key: Callable[[RowT], tuple[datetime, int]]
-) -> Page[RowT]:
-    """A page of rows ordered newest first by (time, id), from `limit + 1` fetched rows."""
-    return page_of(rows, limit, lambda row: "|".join((key(row)[0].isoformat(), str(key(row)[1]))))
-
-
-def page_of(rows: list[RowT], limit: int, key: Callable[[RowT], int | str]) -> Page[RowT]:
-    """A page from `limit + 1` fetched rows: the extra row only tells that more exist."""
-    has_next = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        data=rows, next_cursor=encode_cursor(key(rows[-1])) if has_next else None, has_next=has_next
-    )

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from exchange.api.endpoint import (
-    ANY_PARTICIPANT,
-    Context,
-    Routes,
-    decode_cursor,
-    encode_cursor,
-    page_of,
-)
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
 from exchange.appkeys import MARKET
 from exchange.bounds import check_date, check_time
 from exchange.errors import NotFoundError, UnprocessableError
@@ -29,6 +22,7 @@ from exchange.messages.market import (
     Ticker,
 )
 from exchange.messages.orders import PublicTrade
+from exchange.pagination import decode_cursor, encode_cursor, page_of
 from exchange.reference import CommoditySpec
 
 routes = Routes("market information")

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from exchange.api.endpoint import ENCODER, Context, Owned, Routes, decode_time_cursor, time_page_of
+from exchange.api.endpoint import ENCODER, Context, Owned, Routes
 from exchange.audit import AuditRecord
 from exchange.errors import ApiError, ForbiddenError
 from exchange.messages.common import Page, Problem
@@ -26,6 +26,7 @@ from exchange.orders import entry
 from exchange.orders.fills import list_fills
 from exchange.orders.store import list_orders
 from exchange.orders.views import order_from_row
+from exchange.pagination import decode_time_cursor, time_page_of
 
 routes = Routes("orders")
 TRADERS = [Role.BUYER, Role.SUPPLIER]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exchange import participants as store
-from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes, decode_cursor, page_of
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes
 from exchange.appkeys import MARKET, SETTINGS
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.common import Page, PageQuery
@@ -20,6 +20,7 @@ from exchange.messages.participants import (
     Role,
     UpdateParticipant,
 )
+from exchange.pagination import decode_cursor, page_of
 
 routes = Routes("participants")
 OPERATOR = [Role.OPERATOR]

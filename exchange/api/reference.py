@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from exchange import reference as store
-from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes, decode_cursor, page_of
+from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
 from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import Role
 from exchange.messages.reference import (
@@ -20,6 +20,7 @@ from exchange.messages.reference import (
     UpdateRegion,
 )
 from exchange.orders.entry import set_halted
+from exchange.pagination import decode_cursor, page_of
 
 routes = Routes("reference data")
 OPERATOR = [Role.OPERATOR]

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from exchange.api.endpoint import decode_time_cursor, time_page_of
 from exchange.messages.common import Page
 from exchange.messages.orders import Fill, FillQuery, Liquidity, Side
 from exchange.orders.books import Books
+from exchange.pagination import decode_time_cursor, time_page_of
 
 _SIDE_QUERY = """
     SELECT t.commodity_id, t.id, t.executed_at, t.price_ticks, t.quantity_lots, t.taker_side,
