@@ -105,3 +105,25 @@ async def new_participant(operator: Api, roles: list[str], **overrides: Any) -> 
     reply = await operator.post("/v1/participants", participant_body(roles, **overrides))
     assert reply.status == 201, reply.body
     return reply.body["participant"], operator.with_key(reply.body["api_key"]["key"])
+
+
+def order_body(
+    commodity: str, side: str, price: str | int, quantity: str | int, **extra: Any
+) -> dict[str, Any]:
+    """An order with a fresh client_order_id; an int price is whole currency units."""
+    return {
+        "client_order_id": unique("o-"),
+        "commodity": commodity,
+        "side": side,
+        "price": f"{price}.00" if isinstance(price, int) else price,
+        "quantity": str(quantity),
+    } | extra
+
+
+async def place(
+    api: Api, commodity: str, side: str, price: str | int, quantity: str | int, **extra: Any
+) -> Any:
+    """Place an order that must be accepted; return it."""
+    reply = await api.post("/v1/orders", order_body(commodity, side, price, quantity, **extra))
+    assert reply.status == 201, reply.body
+    return reply.body

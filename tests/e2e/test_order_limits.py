@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, commodity_body, new_participant, order_body
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 HUGE_PRICE = "999999999999999999.99"
@@ -34,13 +34,7 @@ async def _trader(operator: Api, region: str) -> Api:
 
 
 def _order(code: str, side: str, price: str, quantity: str, **extra) -> dict:
-    return {
-        "client_order_id": unique("l-"),
-        "commodity": code,
-        "side": side,
-        "price": price,
-        "quantity": quantity,
-    } | extra
+    return order_body(code, side, price, quantity, **extra)
 
 
 def _field(reply) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, commodity_body, new_participant, order_body
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -28,13 +28,7 @@ async def _trader(operator: Api, region: str, roles: list[str]) -> Api:
 
 
 def _order(code: str, side: str, price: str, quantity: str, **extra) -> dict:
-    return {
-        "client_order_id": unique("r-"),
-        "commodity": code,
-        "side": side,
-        "price": price,
-        "quantity": quantity,
-    } | extra
+    return order_body(code, side, price, quantity, **extra)
 
 
 async def _place(api: Api, body: dict) -> dict:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, commodity_body, new_participant, order_body
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -27,13 +27,7 @@ async def _trader(operator: Api, roles: list[str]) -> Api:
 
 
 def order(market: dict, side: str, price: str, quantity: str, **extra) -> dict:
-    return {
-        "client_order_id": unique("o-"),
-        "commodity": market["commodity"],
-        "side": side,
-        "price": price,
-        "quantity": quantity,
-    } | extra
+    return order_body(market["commodity"], side, price, quantity, **extra)
 
 
 async def test_a_crossing_buy_trades_at_the_resting_price(operator, market):

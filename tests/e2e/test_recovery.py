@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from tests.conftest import settings_for, start_app
-from tests.factories import OPERATOR_KEY, Api, commodity_body, participant_body, unique
+from tests.factories import OPERATOR_KEY, Api, commodity_body, order_body, participant_body
 
 
 async def _setup(api: Api) -> tuple[str, Api, Api]:
@@ -20,10 +20,7 @@ async def _setup(api: Api) -> tuple[str, Api, Api]:
 
 
 def _order(code: str, side: str, price: int, quantity: int) -> dict:
-    return {
-        "client_order_id": unique("rc-"), "commodity": code, "side": side,
-        "price": f"{price}.00", "quantity": str(quantity),
-    }  # fmt: skip
+    return order_body(code, side, price, quantity)
 
 
 async def test_restart_rebuilds_the_book_from_snapshot_and_journal(database_url, http):

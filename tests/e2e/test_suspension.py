@@ -9,7 +9,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, commodity_body, new_participant, order_body
 
 SUSPENDED = "participant_suspended"
 
@@ -27,8 +27,7 @@ async def _commodity(operator: Api) -> str:
 
 
 def _order(code: str, side: str, price: int, quantity: int) -> dict:
-    return {"client_order_id": unique("sp-"), "commodity": code, "side": side,
-            "price": f"{price}.00", "quantity": str(quantity)}  # fmt: skip
+    return order_body(code, side, price, quantity)
 
 
 async def _place(api: Api, code: str, side: str, price: int, quantity: int) -> dict:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncpg
 
 from tests.conftest import settings_for, start_app
-from tests.factories import OPERATOR_KEY, Api, commodity_body, new_participant, unique
+from tests.factories import OPERATOR_KEY, Api, commodity_body, new_participant, place
 
 
 async def _place(api: Api, code: str, side: str, price: int, quantity: int) -> None:
-    order = {"client_order_id": unique("sr-"), "commodity": code, "side": side,
-             "price": f"{price}.00", "quantity": str(quantity)}  # fmt: skip
-    assert (await api.post("/v1/orders", order)).status == 201
+    await place(api, code, side, price, quantity)
 
 
 async def test_a_restart_replays_the_suspension_cancels_to_the_same_book(database_url, http):

@@ -6,15 +6,11 @@ import asyncio
 from typing import Any
 
 from tests.e2e.test_ws_market import Socket, connect
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, commodity_body, new_participant, place
 
 
 async def _order(api: Api, code: str, side: str, price: str, quantity: str) -> dict[str, Any]:
-    body = {"client_order_id": unique("f-"), "commodity": code, "side": side,
-            "price": price, "quantity": quantity}  # fmt: skip
-    reply = await api.post("/v1/orders", body)
-    assert reply.status == 201, reply.body
-    return reply.body  # type: ignore[no-any-return]
+    return await place(api, code, side, price, quantity)  # type: ignore[no-any-return]
 
 
 async def test_trades_ticker_and_candles_follow_real_orders(operator):

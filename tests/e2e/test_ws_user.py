@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from tests.e2e.test_ws_market import Socket, connect
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, commodity_body, new_participant, place
 
 OPEN = ("open", "partially_filled")
 
@@ -27,11 +27,7 @@ async def _market(operator: Api, region: str) -> tuple[str, str, Api, Api]:
 
 
 async def _order(api: Api, code: str, side: str, price: int, quantity: int) -> dict[str, Any]:
-    body = {"client_order_id": unique("u-"), "commodity": code, "side": side,
-            "price": f"{price}.00", "quantity": str(quantity)}  # fmt: skip
-    reply = await api.post("/v1/orders", body)
-    assert reply.status == 201, reply.body
-    return reply.body  # type: ignore[no-any-return]
+    return await place(api, code, side, price, quantity)  # type: ignore[no-any-return]
 
 
 async def _open_orders(api: Api) -> dict[int, dict[str, Any]]:
