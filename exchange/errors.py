@@ -97,3 +97,8 @@ class DatabaseUnavailableError(UnavailableError):
             detail
             or "the database is unavailable; retry shortly (an order with the same client_order_id)"
         )
+
+
+def invalid_field(code: str, field: str, message: str) -> UnprocessableError:
+    """A 422 with a stable code, naming the body field (`$.field`) that is at fault."""
+    return UnprocessableError(message, code=code, field_errors=[(f"$.{field}", message)])

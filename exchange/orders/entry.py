@@ -12,7 +12,13 @@ import msgspec
 from exchange.audit import AuditRecord
 from exchange.auth import Principal
 from exchange.bounds import check_time
-from exchange.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
+from exchange.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnprocessableError,
+    invalid_field,
+)
 from exchange.messages.orders import AmendOrder, Order, OrderStatus, PlaceOrder, Side
 from exchange.messages.participants import Role
 from exchange.orders import store
@@ -45,10 +51,6 @@ _ZERO_SEQ, _ZERO_TS = Sequence(0), Timestamp(0)
 BY_OPERATOR = "by_operator"
 
 
-def _invalid(code: str, field: str, message: str) -> UnprocessableError:
-    return UnprocessableError(message, code=code, field_errors=[(f"$.{field}", message)])
-
-
 def _ns(moment: datetime) -> int:
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
@@ -56,7 +58,7 @@ def _ns(moment: datetime) -> int:
 async def _writer(books: Books, code: str) -> BookWriter:
     writer = await books.writer(code)
     if writer is None:
-        raise _invalid("UNKNOWN_COMMODITY", "commodity", f"commodity {code!r} does not exist")
+        raise invalid_field("UNKNOWN_COMMODITY", "commodity", f"commodity {code!r} does not exist")
     return writer
 
 
@@ -64,9 +66,9 @@ def _lots(writer: BookWriter, text: str, field: str) -> int:
     try:
         lots = writer.spec.quantity_lots(text)
     except UnitsError as exc:
-        raise _invalid("QUANTITY_OFF_LOT", field, str(exc)) from None
+        raise invalid_field("QUANTITY_OFF_LOT", field, str(exc)) from None
     if lots <= 0:
-        raise _invalid("INVALID_QUANTITY", field, "must be greater than zero")
+        raise invalid_field("INVALID_QUANTITY", field, "must be greater than zero")
     return lots
 
 
@@ -74,21 +76,21 @@ def _ticks(writer: BookWriter, text: str) -> int:
     try:
         ticks = writer.spec.price_ticks(text)
     except UnitsError as exc:
-        raise _invalid("PRICE_OFF_TICK", "price", str(exc)) from None
+        raise invalid_field("PRICE_OFF_TICK", "price", str(exc)) from None
     if ticks <= 0:
-        raise _invalid("INVALID_PRICE", "price", "must be greater than zero")
+        raise invalid_field("INVALID_PRICE", "price", "must be greater than zero")
     return ticks
 
 
 async def _region(books: Books, principal: Principal, body: PlaceOrder) -> tuple[int, str]:
     code = body.region or principal.home_region
     if code is None:
-        raise _invalid(
+        raise invalid_field(
             "REGION_REQUIRED", "region", "give a region (the participant has no home region)"
         )
     region_id = await books.region_id(code)
     if region_id is None:
-        raise _invalid("UNKNOWN_REGION", "region", f"region {code!r} does not exist")
+        raise invalid_field("UNKNOWN_REGION", "region", f"region {code!r} does not exist")
     return region_id, code
 
 
@@ -101,14 +103,14 @@ async def build_place(
         raise ForbiddenError(f"a {body.side} order needs the {role} role", code="ROLE_REQUIRED")
     writer = await _writer(books, body.commodity)
     if writer.book.halted:
-        raise _invalid("MARKET_HALTED", "commodity", f"trading in {body.commodity} is halted")
+        raise invalid_field("MARKET_HALTED", "commodity", f"trading in {body.commodity} is halted")
     ticks = _ticks(writer, body.price)
     lots = _lots(writer, body.quantity, "quantity")
     check_storable(writer.spec, ticks, lots)
     check_band(writer.spec, ticks)
     check_size(writer.spec, lots)
     if lots < writer.spec.min_quantity_lots:
-        raise _invalid(
+        raise invalid_field(
             "BELOW_MINIMUM_QUANTITY",
             "quantity",
             f"the minimum is {writer.spec.quantity_text(writer.spec.min_quantity_lots)}",
@@ -117,13 +119,13 @@ async def build_place(
     if body.min_fill_quantity is not None:
         min_fill = _lots(writer, body.min_fill_quantity, "min_fill_quantity")
         if min_fill > lots:
-            raise _invalid("INVALID_MIN_FILL", "min_fill_quantity", "exceeds the quantity")
+            raise invalid_field("INVALID_MIN_FILL", "min_fill_quantity", "exceeds the quantity")
     expires_ns = None
     if body.expires_at is not None:
         check_time(body.expires_at, "expires_at")
         expires_ns = _ns(body.expires_at)
         if expires_ns <= time.time_ns():
-            raise _invalid("EXPIRY_IN_PAST", "expires_at", "is not in the future")
+            raise invalid_field("EXPIRY_IN_PAST", "expires_at", "is not in the future")
     region_id, region_code = await _region(books, principal, body)
     command = EnginePlace(
         sequence=_ZERO_SEQ,

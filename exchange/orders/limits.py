@@ -4,13 +4,9 @@
 from __future__ import annotations
 
 from exchange.bounds import BIGINT_MAX, out_of_range
-from exchange.errors import UnprocessableError
+from exchange.errors import invalid_field
 from exchange.reference import CommoditySpec
 from exchange.units import format_scaled
-
-
-def _invalid(code: str, field: str, message: str) -> UnprocessableError:
-    return UnprocessableError(message, code=code, field_errors=[(f"$.{field}", message)])
 
 
 def check_band(spec: CommoditySpec, ticks: int) -> None:
@@ -23,7 +19,7 @@ def check_band(spec: CommoditySpec, ticks: int) -> None:
         return
     low = -(-reference * (10_000 - band) // 10_000)  # rounded up: the lowest price allowed
     high = reference * (10_000 + band) // 10_000
-    raise _invalid(
+    raise invalid_field(
         "PRICE_OUTSIDE_BAND",
         "price",
         f"must be from {format_scaled(low, spec.price_scale)} to"
@@ -34,7 +30,7 @@ def check_band(spec: CommoditySpec, ticks: int) -> None:
 def check_size(spec: CommoditySpec, lots: int, field: str = "quantity") -> None:
     """A quantity no larger than the commodity's maximum order quantity."""
     if spec.max_order_lots is not None and lots > spec.max_order_lots:
-        raise _invalid(
+        raise invalid_field(
             "ORDER_TOO_LARGE",
             field,
             f"the maximum order quantity of {spec.code} is"
