@@ -230,9 +230,11 @@ async def list_orders(
     side: str | None,
 ) -> list[asyncpg.Record]:
     """A participant's orders (None: everyone's), newest first."""
+    # two statements, so each prepared plan keeps its index: a participant's orders, or all
+    owner = "participant_id=$1" if participant_id is not None else "$1::bigint IS NULL"
     return await conn.fetch(
         f"""SELECT {ORDER_COLUMNS} FROM orders
-             WHERE ($1::bigint IS NULL OR participant_id=$1) AND (created_at, id) < ($2, $3)
+             WHERE {owner} AND (created_at, id) < ($2, $3)
                AND ($4::text IS NULL OR status=$4)
                AND ($5::bigint IS NULL OR commodity_id=$5)
                AND ($6::text IS NULL OR side=$6)
