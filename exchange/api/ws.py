@@ -11,7 +11,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
-from exchange.appkeys import MARKET
+from exchange.appkeys import LIMITER, MARKET
 from exchange.db import Queryable
 from exchange.db.health import database_unavailable
 from exchange.errors import BadRequestError
@@ -23,6 +23,7 @@ from exchange.messages.market import (
     ErrorMessage,
     Subscribe,
 )
+from exchange.ratelimit import RateLimiter
 
 routes = Routes("market information")
 MAX_SUBSCRIPTIONS = 200
@@ -47,6 +48,15 @@ def _decode(data: str | bytes) -> ClientMessage:
         raise _Refused("MALFORMED_REQUEST", f"the message is not valid JSON: {exc}") from None
     except UnicodeDecodeError:  # a binary frame whose strings are not UTF-8
         raise _Refused("INVALID_UTF8", "the message is not valid UTF-8") from None
+
+
+def _spend(limits: RateLimiter, participant_id: int) -> None:
+    """A message costs what a request costs: the participant's one rate limit covers both."""
+    wait = limits.take(participant_id)
+    if wait:
+        raise _Refused(
+            "RATE_LIMITED", f"slow down; this message was ignored, retry in {wait:.2f} s"
+        )
 
 
 async def _handle(market: MarketData, pool: Queryable, client: Client, data: str | bytes) -> None:
@@ -91,13 +101,14 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
         raise BadRequestError("this endpoint speaks WebSocket only", code="WEBSOCKET_REQUIRED")
     await ws.prepare(ctx.request)
     market, pool = ctx.app[MARKET], ctx.runtime.pool
-    caller = ctx.caller
+    caller, limits = ctx.caller, ctx.app[LIMITER].participants
     client = market.connect(ws, ctx.request.transport, caller.participant_id, caller.key_id)
     try:
         async for frame in ws:
             if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or client.closing:
                 continue  # a closing client's requests are read and dropped, never answered
             try:
+                _spend(limits, caller.participant_id)
                 await _handle(market, pool, client, frame.data)
             except _Refused as refused:
                 client.send(encode(ErrorMessage(code=refused.code, message=refused.message)))
