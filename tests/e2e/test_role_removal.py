@@ -84,11 +84,11 @@ async def test_an_order_in_flight_when_the_role_removal_commits_cannot_trade(
     _, buyer = await new_participant(operator, ["buyer"], home_region=region)
     resting_buy = await place(buyer, code, "buy", 100, 5)
     resting_sell = await place(trader, code, "sell", 150, 5)
-    assert (await trader.get("/v1/me")).status == 200  # its key (a supplier) is now cached
-    # another process of the center removes the supplier role: the same two statements,
-    # committed; this process still holds the key as a supplier's for a few seconds
     conn = await asyncpg.connect(database_url)
     try:
+        assert (await trader.get("/v1/me")).status == 200  # its key (a supplier) is now cached
+        # another process of the center removes the supplier role: the same two statements,
+        # committed; this process still holds the key as a supplier's for a few seconds
         async with conn.transaction():
             await conn.execute("SELECT trading_gate_move()")
             await conn.execute(
