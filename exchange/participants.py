@@ -125,6 +125,10 @@ async def list_participants(
 
 
 async def update_participant(conn: Conn, pid: int, change: UpdateParticipant) -> Participant:
+    """Change what `change` gives; call it first in its transaction (a change of roles moves
+    the trading gate, which waits for the books' batches in flight)."""
+    if change.roles is not msgspec.UNSET:
+        await move_gate(conn)  # what it may trade changes: let the books know
     current = await get_participant(conn, pid)
     if change.home_region is not msgspec.UNSET:
         await _check_region(conn, change.home_region)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from exchange import participants as store
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes
 from exchange.appkeys import MARKET, SETTINGS
@@ -84,7 +86,8 @@ async def get_participant(ctx: Context) -> Participant:
 @routes.route(
     "PATCH",
     "/v1/participants/{participant_id}",
-    summary="Change a participant's name, contact, home region or roles",
+    summary="Change a participant's name, contact, home region or roles; removing the buyer"
+    " or supplier role cancels its resting orders on that side (reason role_removed)",
     roles=OPERATOR,
     body=UpdateParticipant,
     response=Participant,
@@ -96,6 +99,11 @@ async def update_participant(ctx: Context) -> Participant:
         updated = await store.update_participant(conn, pid, ctx.body)
         await ctx.audit(conn, "participant.update", f"participant:{pid}")
     ctx.runtime.auth.forget_all()
+    if ctx.body.roles is not msgspec.UNSET:
+        # every book cancels the resting orders on a side whose role is gone (reason
+        # role_removed) in its next batch, before it matches anything else; here, before
+        # answering
+        await ctx.runtime.books.sync()
     return updated
 
 

@@ -23,7 +23,7 @@ from exchange.messages.orders import AmendOrder, Order, OrderStatus, PlaceOrder,
 from exchange.messages.participants import Role
 from exchange.orders import store
 from exchange.orders.books import Books
-from exchange.orders.gate import SUSPENDED_REASON
+from exchange.orders.gate import ROLE_REQUIRED_REASON, SUSPENDED_REASON
 from exchange.orders.limits import check_band, check_size, check_storable
 from exchange.orders.views import order_from_row
 from exchange.orders.writer import BookWriter, Changed, Duplicate, Placed, Refused, Submission
@@ -162,7 +162,7 @@ async def place(
     if isinstance(outcome, Placed):
         return outcome.order, False
     if isinstance(outcome, Refused):
-        raise _suspended()  # suspended between authentication and the book
+        raise _barred(outcome.reason)  # suspended, or the role removed, since authentication
     assert isinstance(outcome, Duplicate)
     return await earlier_order(books, pool, principal, body, submission.request_hash), True
 
@@ -181,7 +181,12 @@ async def earlier_order(
     return await get_order(books, pool, principal, order_id)
 
 
-def _suspended() -> ForbiddenError:
+def _barred(reason: str) -> ForbiddenError:
+    """The 403 of an order or amend the trading gate refused."""
+    if reason == ROLE_REQUIRED_REASON:
+        return ForbiddenError(
+            "the participant no longer holds the role for this side", code="ROLE_REQUIRED"
+        )
     return ForbiddenError("the participant is suspended", code="PARTICIPANT_SUSPENDED")
 
 
@@ -220,8 +225,8 @@ async def _change(writer: BookWriter, submission: Submission, order_id: int) -> 
     if isinstance(outcome, Refused):
         if outcome.reason == "halted":
             raise UnprocessableError("trading is halted", code="MARKET_HALTED")
-        if outcome.reason == SUSPENDED_REASON:
-            raise _suspended()
+        if outcome.reason in (SUSPENDED_REASON, ROLE_REQUIRED_REASON):
+            raise _barred(outcome.reason)
         raise _closed(order_id, "no longer open")
     assert isinstance(outcome, Changed)
     assert outcome.order is not None

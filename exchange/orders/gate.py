@@ -1,53 +1,105 @@
-"""The trading gate: which participants may not trade, as of the batch being written."""
+"""The trading gate: who may trade which side, as of the batch being written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from exchange.db import Conn
-from exchange.messages.participants import ParticipantStatus
+from exchange.messages.participants import ParticipantStatus, Role
+from matching import AmendOrder, Book, Command, PlaceOrder
+from matching.types import Side
 
 SUSPENDED_REASON = "participant_suspended"
+ROLE_REMOVED_REASON = "role_removed"  # a resting order's cancel: its side's role was removed
+ROLE_REQUIRED_REASON = "role_required"  # a refused place or amend: the owner lacks the role
+
+_ROLE_OF = {Side.BUY: str(Role.BUYER), Side.SELL: str(Role.SUPPLIER)}
+_NOWHERE = {side: SUSPENDED_REASON for side in Side}
 
 
 async def move_gate(conn: Conn) -> None:
-    """Tell every book that who may trade changed (a suspension or a reactivation).
+    """Tell every book that who may trade changed (a suspension, a reactivation, roles).
 
-    Call it first in the transaction that changes a participant's status: it waits for the
-    batches in flight, and batches after it wait for this transaction and then see its change.
+    Call it first in the transaction that changes a participant's status or roles: it waits
+    for the batches in flight, and batches after it wait for this transaction and then see its
+    change.
     """
     await conn.execute("SELECT trading_gate_move()")
 
 
+def _refusals(status: str, roles: Sequence[str]) -> dict[Side, str]:
+    """Why a participant may not trade each side it may not trade (none: it trades both)."""
+    if status != ParticipantStatus.ACTIVE:
+        return _NOWHERE
+    return {side: ROLE_REQUIRED_REASON for side, role in _ROLE_OF.items() if role not in roles}
+
+
 class TradingGate:
-    """One book's view of the suspended participants, checked in every batch."""
+    """One book's view of what the owners of its commands may trade, checked in every batch.
+
+    It remembers the owners it has seen since the gate last moved; a moved gate forgets
+    them all, so in steady state a batch asks the database nothing about its owners.
+    """
 
     def __init__(self) -> None:
-        self._epoch = -1
-        self.barred: frozenset[int] = frozenset()
+        self._epoch = -1  # a fresh gate: its first check finds the gate moved
+        self._refused: dict[int, dict[Side, str]] = {}
 
-    async def check(self, conn: Conn) -> frozenset[int]:
-        """Lock the gate for this batch; return the participants barred since the last check."""
+    async def check(self, conn: Conn) -> bool:
+        """Lock the gate for this batch; True if it moved since the last check (or is new)."""
         epoch = await conn.fetchval("SELECT trading_gate_pass()")
         if epoch == self._epoch:
-            return frozenset()
+            return False
+        self._refused.clear()
+        self._epoch = epoch
+        return True
+
+    async def learn(self, conn: Conn, commands: Iterable[Command | None]) -> None:
+        """Load what the owners of the orders and amends not seen since the gate moved may
+        trade (after `check`, in the same transaction)."""
+        unknown = {
+            command.owner
+            for command in commands
+            if isinstance(command, PlaceOrder | AmendOrder) and command.owner not in self._refused
+        }
+        if not unknown:
+            return
         rows = await conn.fetch(
-            "SELECT id FROM participants WHERE status <> $1", str(ParticipantStatus.ACTIVE)
+            "SELECT id, status, roles FROM participants WHERE id = ANY ($1::bigint[])",
+            list(unknown),
         )
-        barred = frozenset(row[0] for row in rows)
-        newly = barred - self.barred  # a fresh gate knows nobody: it sweeps them all
-        self.barred, self._epoch = barred, epoch
-        return newly
+        for owner in unknown:
+            self._refused[owner] = _NOWHERE  # no such participant trades nothing
+        for row in rows:
+            self._refused[row[0]] = _refusals(row[1], row[2])
+
+    def refusal(self, command: Command, book: Book) -> str | None:
+        """Why the command's owner may not place or amend it (None: it may, or it is neither);
+        its owner was learnt. An amend's side is the resting order's."""
+        if isinstance(command, PlaceOrder):
+            side = command.side
+        elif isinstance(command, AmendOrder):
+            resting = book.order(command.order_id)
+            if resting is None:
+                return None  # not open: the engine refuses it
+            side = resting.side
+        else:
+            return None
+        return self._refused[command.owner].get(side)
 
 
-async def resting_orders(
-    conn: Conn, commodity_id: int, participants: frozenset[int]
-) -> list[tuple[int, int]]:
-    """(order id, participant id) of the participants' open orders in a book, oldest first."""
+async def barred_orders(conn: Conn, commodity_id: int) -> list[tuple[int, int, str]]:
+    """(order id, owner, reason) of the open orders in a book whose owner may no longer trade
+    their side: suspended (reason participant_suspended) or without the side's role
+    (role_removed); oldest first."""
     rows = await conn.fetch(
-        """SELECT id, participant_id FROM orders
-            WHERE commodity_id = $1 AND participant_id = ANY ($2::bigint[])
-              AND status IN ('open', 'partially_filled')
-            ORDER BY id""",
+        """SELECT o.id, o.participant_id, p.status <> 'active' AS suspended
+             FROM orders o JOIN participants p ON p.id = o.participant_id
+            WHERE o.commodity_id = $1 AND o.status IN ('open', 'partially_filled')
+              AND (p.status <> 'active'
+                   OR NOT (CASE o.side WHEN 'buy' THEN 'buyer' ELSE 'supplier' END)
+                          = ANY (p.roles))
+            ORDER BY o.id""",
         commodity_id,
-        list(participants),
     )
-    return [(row[0], row[1]) for row in rows]
+    return [(row[0], row[1], SUSPENDED_REASON if row[2] else ROLE_REMOVED_REASON) for row in rows]

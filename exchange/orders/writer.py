@@ -19,7 +19,7 @@ from exchange.errors import DatabaseUnavailableError, UnavailableError
 from exchange.market.feed import MarketFeed
 from exchange.orders import store
 from exchange.orders.answers import answer
-from exchange.orders.gate import SUSPENDED_REASON, TradingGate, resting_orders
+from exchange.orders.gate import TradingGate, barred_orders
 from exchange.orders.projection import NewOrder, Projection, global_id
 from exchange.orders.recovery import LoadedBook, load_book, new_book
 from exchange.orders.submission import (
@@ -38,7 +38,6 @@ from exchange.orders.submission import (
 )
 from exchange.reference import CommoditySpec
 from matching import (
-    AmendOrder,
     Book,
     CancelOrder,
     Command,
@@ -287,9 +286,9 @@ class BookWriter:
         batch = Batch([])
         projection = Projection(self.spec.id, self._region_codes())
         async with self._pool.acquire() as conn, conn.transaction():
-            barred = await self._gate.check(conn)
-            if barred:
-                batch.subs += await self._sweep(conn, barred)
+            if await self._gate.check(conn):
+                batch.subs += await self._sweep(conn)
+            await self._gate.learn(conn, [sub.command for sub in subs])
             for sub in subs:
                 settled = self._settled(sub)
                 if settled is None:
@@ -325,11 +324,8 @@ class BookWriter:
         """The outcome of a submission decided before the book sees it, if it is."""
         if sub.command is None:
             return Changed(None)  # the batch itself was the point
-        if isinstance(sub.command, PlaceOrder | AmendOrder) and sub.command.owner in (
-            self._gate.barred
-        ):
-            return Refused(SUSPENDED_REASON)
-        return None
+        reason = self._gate.refusal(sub.command, self.book)
+        return None if reason is None else Refused(reason)
 
     def _apply(
         self, batch: Batch, claimed: set[int], projection: Projection
@@ -361,20 +357,21 @@ class BookWriter:
                     projection.relabel(event.order_id, sub.reason)
         return journal
 
-    async def _sweep(self, conn: Any, barred: frozenset[int]) -> list[Submission]:
-        """Cancels, through the journal, of the resting orders of newly barred participants."""
+    async def _sweep(self, conn: Any) -> list[Submission]:
+        """Cancels, through the journal, of the resting orders whose owner may no longer trade
+        their side (suspended, or its role for the side removed)."""
         subs = []
-        for order_id, owner in await resting_orders(conn, self.spec.id, barred):
+        for order_id, owner, reason in await barred_orders(conn, self.spec.id):
             if self.book.order(OrderId(order_id)) is None:
                 continue
             cancel = CancelOrder(
                 sequence=Sequence(0), timestamp=Timestamp(0), commodity=CommodityId(self.spec.id),
                 order_id=OrderId(order_id), owner=ParticipantId(owner),
             )  # fmt: skip
-            subs.append(Submission(cancel, queued=False, reason=SUSPENDED_REASON))
+            subs.append(Submission(cancel, queued=False, reason=reason))
         if subs:
-            log.info("cancelling suspended participants' orders", commodity=self.spec.code,
-                     orders=len(subs))  # fmt: skip
+            log.info("cancelling orders their owners may no longer trade",
+                     commodity=self.spec.code, orders=len(subs))  # fmt: skip
         return subs
 
     async def _claim(self, conn: Any, batch: Batch) -> set[int]:

@@ -1,4 +1,4 @@
-"""A restart rebuilds, from the journal alone, the book a suspension left."""
+"""A restart rebuilds, from the journal alone, the book a suspension or role removal left."""
 
 from __future__ import annotations
 
@@ -47,5 +47,46 @@ async def test_a_restart_replays_the_suspension_cancels_to_the_same_book(databas
 
     assert {o["reason"] for o in seller_orders.body["data"]} == {"participant_suspended"}
     assert before["asks"] == [["125.00", "2.000000"]]
+    assert (after["asks"], after["bids"]) == (before["asks"], before["bids"])
+    assert after["sequence"] == before["sequence"]
+
+
+async def test_a_restart_replays_the_role_removal_cancels_to_the_same_book(database_url, http):
+    settings = settings_for(database_url)
+    runner, url = await start_app(settings)
+    try:
+        operator = Api(http, url, OPERATOR_KEY)
+        await operator.post("/v1/regions", {"code": "EU-RR", "name": "Roles"})
+        body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
+        assert (await operator.post("/v1/commodities", body)).status == 201
+        code = body["code"]
+        firm, trader = await new_participant(operator, ["buyer", "supplier"], home_region="EU-RR")
+        _, other = await new_participant(operator, ["supplier"], home_region="EU-RR")
+        for price in (120, 121):
+            await _place(trader, code, "sell", price, 2)
+        await _place(trader, code, "buy", 110, 2)
+        await _place(other, code, "sell", 125, 2)
+        removed = await operator.patch(f"/v1/participants/{firm['id']}", {"roles": ["buyer"]})
+        before = (await operator.get(f"/v1/markets/{code}/book")).body
+        firm_orders = await operator.get("/v1/orders", participant_id=str(firm["id"]))
+    finally:
+        await runner.cleanup()
+    conn = await asyncpg.connect(database_url)
+    try:
+        commodity_id = await conn.fetchval("SELECT id FROM commodities WHERE code = $1", code)
+        await conn.execute("DELETE FROM book_snapshots WHERE commodity_id = $1", commodity_id)
+    finally:
+        await conn.close()
+
+    runner, url = await start_app(settings)
+    try:
+        after = (await Api(http, url, OPERATOR_KEY).get(f"/v1/markets/{code}/book")).body
+    finally:
+        await runner.cleanup()
+
+    assert removed.status == 200
+    reasons = {(o["side"], o["reason"]) for o in firm_orders.body["data"]}
+    assert reasons == {("sell", "role_removed"), ("buy", None)}
+    assert (before["asks"], before["bids"]) == ([["125.00", "2.000000"]], [["110.00", "2.000000"]])
     assert (after["asks"], after["bids"]) == (before["asks"], before["bids"])
     assert after["sequence"] == before["sequence"]
