@@ -128,7 +128,7 @@ async def update_participant(conn: Conn, pid: int, change: UpdateParticipant) ->
     """Change what `change` gives; call it first in its transaction (a change of roles moves
     the trading gate, which waits for the books' batches in flight)."""
     if change.roles is not msgspec.UNSET:
-        await move_gate(conn)  # what it may trade changes: let the books know
+        await move_gate(conn, pid)  # what it may trade changes: let the books know
     current = await get_participant(conn, pid)
     if change.home_region is not msgspec.UNSET:
         await _check_region(conn, change.home_region)
@@ -159,7 +159,7 @@ async def update_participant(conn: Conn, pid: int, change: UpdateParticipant) ->
 async def set_status(conn: Conn, pid: int, status: ParticipantStatus) -> Participant:
     """Suspend or reactivate; call it first in its transaction (it moves the trading gate,
     which waits for the books' batches in flight)."""
-    await move_gate(conn)
+    await move_gate(conn, pid)
     if status is ParticipantStatus.SUSPENDED:
         await lock_operators(conn)
     row = await conn.fetchrow(
@@ -251,7 +251,7 @@ async def revoke_key(conn: Conn, pid: int, key_id: int) -> ApiKeyInfo:
 
 
 async def _restore_operator(conn: Conn, pid: int) -> None:
-    await move_gate(conn)  # it may be reactivated: let the books know
+    await move_gate(conn, pid)  # it may be reactivated: let the books know
     await conn.execute(
         """UPDATE participants
               SET roles = CASE WHEN 'operator' = ANY (roles) THEN roles

@@ -17,14 +17,15 @@ _ROLE_OF = {Side.BUY: str(Role.BUYER), Side.SELL: str(Role.SUPPLIER)}
 _NOWHERE = {side: SUSPENDED_REASON for side in Side}
 
 
-async def move_gate(conn: Conn) -> None:
-    """Tell every book that who may trade changed (a suspension, a reactivation, roles).
+async def move_gate(conn: Conn, participant_id: int) -> None:
+    """Tell every book that what a participant may trade changed (a suspension, a
+    reactivation, its roles).
 
-    Call it first in the transaction that changes a participant's status or roles: it waits
+    Call it first in the transaction that changes the participant's status or roles: it waits
     for the batches in flight, and batches after it wait for this transaction and then see its
     change.
     """
-    await conn.execute("SELECT trading_gate_move()")
+    await conn.execute("SELECT trading_gate_move($1)", participant_id)
 
 
 def _refusals(status: str, roles: Sequence[str]) -> dict[Side, str]:
@@ -37,22 +38,47 @@ def _refusals(status: str, roles: Sequence[str]) -> dict[Side, str]:
 class TradingGate:
     """One book's view of what the owners of its commands may trade, checked in every batch.
 
-    It remembers the owners it has seen since the gate last moved; a moved gate forgets
-    them all, so in steady state a batch asks the database nothing about its owners.
+    It remembers the owners it has seen; a move of the gate makes it forget only the
+    participants the move was for, so in steady state a batch asks the database nothing
+    about its owners.
     """
 
-    def __init__(self) -> None:
-        self._epoch = -1  # a fresh gate: its first check finds the gate moved
+    def __init__(self, commodity_id: int) -> None:
+        self._commodity_id = commodity_id
+        self._epoch: int | None = None  # a fresh gate starts from the book's recorded epoch
         self._refused: dict[int, dict[Side, str]] = {}
 
-    async def check(self, conn: Conn) -> bool:
-        """Lock the gate for this batch; True if it moved since the last check (or is new)."""
+    async def check(self, conn: Conn) -> list[int]:
+        """Lock the gate for this batch; return the participants it moved for since the last
+        check (none: it did not move), having recorded the book's new epoch."""
         epoch = await conn.fetchval("SELECT trading_gate_pass()")
         if epoch == self._epoch:
-            return False
-        self._refused.clear()
+            return []
+        since = self._epoch
+        if since is None:
+            since = await conn.fetchval(
+                "SELECT coalesce(max(epoch), 0) FROM book_gate WHERE commodity_id = $1",
+                self._commodity_id,
+            )
+        moved = [
+            row[0]
+            for row in await conn.fetch(
+                """SELECT DISTINCT participant_id FROM trading_gate_moves
+                    WHERE epoch > $1 AND epoch <= $2 ORDER BY participant_id""",
+                since,
+                epoch,
+            )
+        ]
+        await conn.execute(
+            """INSERT INTO book_gate (commodity_id, epoch) VALUES ($1, $2)
+               ON CONFLICT (commodity_id) DO UPDATE SET epoch = excluded.epoch""",
+            self._commodity_id,
+            epoch,
+        )
+        for participant in moved:
+            self._refused.pop(participant, None)
         self._epoch = epoch
-        return True
+        return moved
 
     async def learn(self, conn: Conn, commands: Iterable[Command | None]) -> None:
         """Load what the owners of the orders and amends not seen since the gate moved may
@@ -88,18 +114,22 @@ class TradingGate:
         return self._refused[command.owner].get(side)
 
 
-async def barred_orders(conn: Conn, commodity_id: int) -> list[tuple[int, int, str]]:
-    """(order id, owner, reason) of the open orders in a book whose owner may no longer trade
-    their side: suspended (reason participant_suspended) or without the side's role
+async def barred_orders(
+    conn: Conn, commodity_id: int, participants: list[int]
+) -> list[tuple[int, int, str]]:
+    """(order id, owner, reason) of the participants' open orders in a book on a side they may
+    no longer trade: suspended (reason participant_suspended) or without the side's role
     (role_removed); oldest first."""
     rows = await conn.fetch(
         """SELECT o.id, o.participant_id, p.status <> 'active' AS suspended
              FROM orders o JOIN participants p ON p.id = o.participant_id
-            WHERE o.commodity_id = $1 AND o.status IN ('open', 'partially_filled')
+            WHERE o.participant_id = ANY ($2::bigint[]) AND o.commodity_id = $1
+              AND o.status IN ('open', 'partially_filled')
               AND (p.status <> 'active'
                    OR NOT (CASE o.side WHEN 'buy' THEN 'buyer' ELSE 'supplier' END)
                           = ANY (p.roles))
             ORDER BY o.id""",
         commodity_id,
+        participants,
     )
     return [(row[0], row[1], SUSPENDED_REASON if row[2] else ROLE_REMOVED_REASON) for row in rows]

@@ -90,7 +90,7 @@ class BookWriter:
         self._next_local = 1
         self._last_ns = 0
         self._task: asyncio.Task[None] | None = None
-        self._gate = TradingGate()
+        self._gate = TradingGate(spec.id)
         self._stopping = False
         self._clean = True  # no batch half-applied to the in-memory book
         self.available = True  # False until a rebuild succeeds: submissions get 503
@@ -110,7 +110,7 @@ class BookWriter:
         self.sequence = loaded.sequence
         self._snapshot_sequence = loaded.snapshot_sequence
         self._next_local = loaded.next_local
-        self._gate = TradingGate()  # a sweep of a failed batch did not commit: check afresh
+        self._gate = TradingGate(self.spec.id)  # a failed batch's sweep did not commit
         depth = self.book.depth(1 << 30)
         self._feed.book_loaded(
             self.spec,
@@ -286,8 +286,9 @@ class BookWriter:
         batch = Batch([])
         projection = Projection(self.spec.id, self._region_codes())
         async with self._pool.acquire() as conn, conn.transaction():
-            if await self._gate.check(conn):
-                batch.subs += await self._sweep(conn)
+            moved = await self._gate.check(conn)
+            if moved:
+                batch.subs += await self._sweep(conn, moved)
             await self._gate.learn(conn, [sub.command for sub in subs])
             for sub in subs:
                 settled = self._settled(sub)
@@ -357,11 +358,11 @@ class BookWriter:
                     projection.relabel(event.order_id, sub.reason)
         return journal
 
-    async def _sweep(self, conn: Any) -> list[Submission]:
-        """Cancels, through the journal, of the resting orders whose owner may no longer trade
-        their side (suspended, or its role for the side removed)."""
+    async def _sweep(self, conn: Any, moved: list[int]) -> list[Submission]:
+        """Cancels, through the journal, of the resting orders of the participants the gate
+        moved for that they may no longer trade (suspended, or the side's role removed)."""
         subs = []
-        for order_id, owner, reason in await barred_orders(conn, self.spec.id):
+        for order_id, owner, reason in await barred_orders(conn, self.spec.id, moved):
             if self.book.order(OrderId(order_id)) is None:
                 continue
             cancel = CancelOrder(

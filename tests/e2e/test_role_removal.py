@@ -90,7 +90,7 @@ async def test_an_order_in_flight_when_the_role_removal_commits_cannot_trade(
         # another process of the center removes the supplier role: the same two statements,
         # committed; this process still holds the key as a supplier's for a few seconds
         async with conn.transaction():
-            await conn.execute("SELECT trading_gate_move()")
+            await conn.execute("SELECT trading_gate_move($1)", firm["id"])
             await conn.execute(
                 "UPDATE participants SET roles = '{buyer}' WHERE id = $1", firm["id"]
             )

@@ -100,7 +100,7 @@ async def test_an_order_in_flight_when_suspension_commits_cannot_trade(
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction():
-            await conn.execute("SELECT trading_gate_move()")
+            await conn.execute("SELECT trading_gate_move($1)", seller["id"])
             await conn.execute(
                 "UPDATE participants SET status = 'suspended' WHERE id = $1", seller["id"]
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from tests.conftest import settings_for, start_app
-from tests.factories import OPERATOR_KEY, Api, commodity_body, new_participant, place
+from tests.factories import OPERATOR_KEY, Api, commodity_body, new_participant, order_body, place
 
 
 async def _place(api: Api, code: str, side: str, price: int, quantity: int) -> None:
@@ -90,3 +90,46 @@ async def test_a_restart_replays_the_role_removal_cancels_to_the_same_book(datab
     assert (before["asks"], before["bids"]) == ([["125.00", "2.000000"]], [["110.00", "2.000000"]])
     assert (after["asks"], after["bids"]) == (before["asks"], before["bids"])
     assert after["sequence"] == before["sequence"]
+
+
+async def test_a_suspension_committed_while_the_center_was_down_is_swept_after_start(
+    database_url, http
+):
+    settings = settings_for(database_url)
+    runner, url = await start_app(settings)
+    try:
+        operator = Api(http, url, OPERATOR_KEY)
+        await operator.post("/v1/regions", {"code": "EU-SD", "name": "Down"})
+        body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
+        assert (await operator.post("/v1/commodities", body)).status == 201
+        code = body["code"]
+        seller, supplier = await new_participant(operator, ["supplier"], home_region="EU-SD")
+        _, buyer = await new_participant(operator, ["buyer"], home_region="EU-SD")
+        await _place(supplier, code, "sell", 120, 2)
+    finally:
+        await runner.cleanup()
+    # another process of the center suspends the firm while this one is down (or this one
+    # dies before its books sweep): the same two statements the API runs
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT trading_gate_move($1)", seller["id"])
+            await conn.execute(
+                "UPDATE participants SET status = 'suspended' WHERE id = $1", seller["id"]
+            )
+    finally:
+        await conn.close()
+
+    runner, url = await start_app(settings)
+    try:
+        operator = Api(http, url, OPERATOR_KEY)
+        taker = Api(http, url, buyer.key)
+        crossing = await taker.post("/v1/orders", order_body(code, "buy", 120, 2))
+        book = (await operator.get(f"/v1/markets/{code}/book")).body
+        seller_orders = await operator.get("/v1/orders", participant_id=str(seller["id"]))
+    finally:
+        await runner.cleanup()
+
+    assert (crossing.status, crossing.body["status"]) == (201, "open")  # nothing to trade with
+    assert book["asks"] == []
+    assert [o["reason"] for o in seller_orders.body["data"]] == ["participant_suspended"]
