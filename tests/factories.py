@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from aiohttp import ClientSession
 
 OPERATOR_KEY = "tck_test-operator-key-0123456789abcdef"
@@ -127,3 +128,24 @@ async def place(
     reply = await api.post("/v1/orders", order_body(commodity, side, price, quantity, **extra))
     assert reply.status == 201, reply.body
     return reply.body
+
+
+async def whole_unit_commodity(operator: Api) -> str:
+    """List a commodity traded in whole units at whole prices; return its code."""
+    body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
+    reply = await operator.post("/v1/commodities", body)
+    assert reply.status == 201, reply.body
+    return str(body["code"])
+
+
+async def change_behind_the_center(database_url: str, participant_id: int, update: str) -> None:
+    """Change a participant as another process of the center would (the trading gate's move,
+    then `update`, with $1 the participant, in one transaction), while this process's key
+    cache still holds the participant as it was."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT trading_gate_move($1)", participant_id)
+            await conn.execute(update, participant_id)
+    finally:
+        await conn.close()

@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from tests.factories import Api, commodity_body, new_participant, order_body, place
+from tests.factories import (
+    Api,
+    new_participant,
+    order_body,
+    place,
+    whole_unit_commodity,
+)
 
 REMOVED = "role_removed"
 
@@ -16,19 +22,13 @@ async def region(operator: Api) -> str:
     return "EU-RR"
 
 
-async def _commodity(operator: Api) -> str:
-    body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-    assert (await operator.post("/v1/commodities", body)).status == 201
-    return body["code"]
-
-
 async def _status(operator: Api, orders: list[dict]) -> list[tuple[str, str | None]]:
     seen = [(await operator.get(f"/v1/orders/{order['id']}")).body for order in orders]
     return [(order["status"], order["reason"]) for order in seen]
 
 
 async def test_removing_supplier_cancels_resting_sells_everywhere_and_keeps_buys(operator, region):
-    code, other_code = await _commodity(operator), await _commodity(operator)
+    code, other_code = await whole_unit_commodity(operator), await whole_unit_commodity(operator)
     firm, trader = await new_participant(operator, ["buyer", "supplier"], home_region=region)
     _, buyer = await new_participant(operator, ["buyer"], home_region=region)
     sells = [await place(trader, code, "sell", 100 + i, 5) for i in range(2)]
@@ -61,7 +61,7 @@ async def test_removing_supplier_cancels_resting_sells_everywhere_and_keeps_buys
 
 
 async def test_removing_buyer_cancels_resting_buys_and_keeps_sells(operator, region):
-    code = await _commodity(operator)
+    code = await whole_unit_commodity(operator)
     firm, trader = await new_participant(operator, ["buyer", "supplier"], home_region=region)
     _, seller = await new_participant(operator, ["supplier"], home_region=region)
     buy, sell = await place(trader, code, "buy", 90, 5), await place(trader, code, "sell", 110, 5)
@@ -79,7 +79,7 @@ async def test_removing_buyer_cancels_resting_buys_and_keeps_sells(operator, reg
 async def test_an_order_in_flight_when_the_role_removal_commits_cannot_trade(
     operator, region, database_url
 ):
-    code = await _commodity(operator)
+    code = await whole_unit_commodity(operator)
     firm, trader = await new_participant(operator, ["buyer", "supplier"], home_region=region)
     _, buyer = await new_participant(operator, ["buyer"], home_region=region)
     resting_buy = await place(buyer, code, "buy", 100, 5)

@@ -9,7 +9,13 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.factories import Api, commodity_body, new_participant, order_body
+from tests.factories import (
+    Api,
+    change_behind_the_center,
+    new_participant,
+    order_body,
+    whole_unit_commodity,
+)
 
 SUSPENDED = "participant_suspended"
 
@@ -18,12 +24,6 @@ SUSPENDED = "participant_suspended"
 async def region(operator: Api) -> str:
     assert (await operator.post("/v1/regions", {"code": "EU-SP", "name": "Suspensions"})).status
     return "EU-SP"
-
-
-async def _commodity(operator: Api) -> str:
-    body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-    assert (await operator.post("/v1/commodities", body)).status == 201
-    return body["code"]
 
 
 def _order(code: str, side: str, price: int, quantity: int) -> dict:
@@ -50,7 +50,7 @@ async def _user_messages(ws: aiohttp.ClientWebSocketResponse) -> list[dict]:
 async def test_suspension_cancels_resting_orders_and_no_contract_follows(
     operator, region, base_url, http
 ):
-    code, other_code = await _commodity(operator), await _commodity(operator)
+    code, other_code = await whole_unit_commodity(operator), await whole_unit_commodity(operator)
     seller, supplier = await new_participant(operator, ["supplier"], home_region=region)
     _, buyer = await new_participant(operator, ["buyer"], home_region=region)
     resting = [await _place(supplier, code, "sell", 100 + i, 5) for i in range(2)]
@@ -90,22 +90,16 @@ async def test_suspension_cancels_resting_orders_and_no_contract_follows(
 async def test_an_order_in_flight_when_suspension_commits_cannot_trade(
     operator, region, database_url
 ):
-    code = await _commodity(operator)
+    code = await whole_unit_commodity(operator)
     seller, supplier = await new_participant(operator, ["supplier"], home_region=region)
     _, buyer = await new_participant(operator, ["buyer"], home_region=region)
     resting = await _place(buyer, code, "buy", 100, 5)
     assert (await supplier.get("/v1/me")).status == 200  # its key is now in the key cache
     # another process of the center suspends it: the same two statements, committed; this
     # process still holds the key as active for a few seconds
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT trading_gate_move($1)", seller["id"])
-            await conn.execute(
-                "UPDATE participants SET status = 'suspended' WHERE id = $1", seller["id"]
-            )
-    finally:
-        await conn.close()
+    await change_behind_the_center(
+        database_url, seller["id"], "UPDATE participants SET status = 'suspended' WHERE id = $1"
+    )
 
     crossing = await supplier.post("/v1/orders", _order(code, "sell", 90, 5))
     buy_now = await buyer.get(f"/v1/orders/{resting['id']}")
@@ -120,7 +114,7 @@ async def test_an_order_in_flight_when_suspension_commits_cannot_trade(
 
 
 async def test_operator_views_lists_and_cancels_another_firms_order(operator, region, database_url):
-    code = await _commodity(operator)
+    code = await whole_unit_commodity(operator)
     seller, supplier = await new_participant(operator, ["supplier"], home_region=region)
     _, stranger = await new_participant(operator, ["buyer"], home_region=region)
     placed = await _place(supplier, code, "sell", 150, 3)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncpg
 
 from tests.conftest import settings_for, start_app
-from tests.factories import OPERATOR_KEY, Api, commodity_body, new_participant, order_body, place
+from tests.factories import (
+    OPERATOR_KEY,
+    Api,
+    change_behind_the_center,
+    new_participant,
+    order_body,
+    place,
+    whole_unit_commodity,
+)
 
 
 async def _place(api: Api, code: str, side: str, price: int, quantity: int) -> None:
@@ -18,9 +26,7 @@ async def test_a_restart_replays_the_suspension_cancels_to_the_same_book(databas
     try:
         operator = Api(http, url, OPERATOR_KEY)
         await operator.post("/v1/regions", {"code": "EU-SP", "name": "Suspensions"})
-        body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-        assert (await operator.post("/v1/commodities", body)).status == 201
-        code = body["code"]
+        code = await whole_unit_commodity(operator)
         seller, supplier = await new_participant(operator, ["supplier"], home_region="EU-SP")
         _, other = await new_participant(operator, ["supplier"], home_region="EU-SP")
         for price in (120, 121):
@@ -57,9 +63,7 @@ async def test_a_restart_replays_the_role_removal_cancels_to_the_same_book(datab
     try:
         operator = Api(http, url, OPERATOR_KEY)
         await operator.post("/v1/regions", {"code": "EU-RR", "name": "Roles"})
-        body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-        assert (await operator.post("/v1/commodities", body)).status == 201
-        code = body["code"]
+        code = await whole_unit_commodity(operator)
         firm, trader = await new_participant(operator, ["buyer", "supplier"], home_region="EU-RR")
         _, other = await new_participant(operator, ["supplier"], home_region="EU-RR")
         for price in (120, 121):
@@ -100,9 +104,7 @@ async def test_a_suspension_committed_while_the_center_was_down_is_swept_after_s
     try:
         operator = Api(http, url, OPERATOR_KEY)
         await operator.post("/v1/regions", {"code": "EU-SD", "name": "Down"})
-        body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-        assert (await operator.post("/v1/commodities", body)).status == 201
-        code = body["code"]
+        code = await whole_unit_commodity(operator)
         seller, supplier = await new_participant(operator, ["supplier"], home_region="EU-SD")
         _, buyer = await new_participant(operator, ["buyer"], home_region="EU-SD")
         await _place(supplier, code, "sell", 120, 2)
@@ -110,15 +112,9 @@ async def test_a_suspension_committed_while_the_center_was_down_is_swept_after_s
         await runner.cleanup()
     # another process of the center suspends the firm while this one is down (or this one
     # dies before its books sweep): the same two statements the API runs
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT trading_gate_move($1)", seller["id"])
-            await conn.execute(
-                "UPDATE participants SET status = 'suspended' WHERE id = $1", seller["id"]
-            )
-    finally:
-        await conn.close()
+    await change_behind_the_center(
+        database_url, seller["id"], "UPDATE participants SET status = 'suspended' WHERE id = $1"
+    )
 
     runner, url = await start_app(settings)
     try:

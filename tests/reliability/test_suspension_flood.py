@@ -8,7 +8,7 @@ import itertools
 import time
 
 from tests.conftest import settings_for, start_app
-from tests.factories import OPERATOR_KEY, Api, commodity_body, new_participant
+from tests.factories import OPERATOR_KEY, Api, new_participant, whole_unit_commodity
 
 WORKERS = 8
 
@@ -38,9 +38,7 @@ async def test_orders_in_flight_at_suspension_do_not_stay_in_the_book(database_u
     try:
         operator = Api(http, url, OPERATOR_KEY)
         await operator.post("/v1/regions", {"code": "EU-FL", "name": "Flood"})
-        body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-        assert (await operator.post("/v1/commodities", body)).status == 201
-        code = body["code"]
+        code = await whole_unit_commodity(operator)
         seller, supplier = await new_participant(operator, ["supplier"], home_region="EU-FL")
         stop, prices, replies = asyncio.Event(), itertools.count(1), []
         flood = [
