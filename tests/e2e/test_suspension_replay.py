@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from tests.conftest import settings_for, start_app
@@ -18,6 +20,21 @@ from tests.factories import (
 
 async def _place(api: Api, code: str, side: str, price: int, quantity: int) -> None:
     await place(api, code, side, price, quantity)
+
+
+async def _book_replayed(database_url: str, http: Any, code: str) -> dict:
+    """The book as a center started anew rebuilds it from the journal alone."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        commodity_id = await conn.fetchval("SELECT id FROM commodities WHERE code = $1", code)
+        await conn.execute("DELETE FROM book_snapshots WHERE commodity_id = $1", commodity_id)
+    finally:
+        await conn.close()
+    runner, url = await start_app(settings_for(database_url))
+    try:
+        return (await Api(http, url, OPERATOR_KEY).get(f"/v1/markets/{code}/book")).body  # type: ignore[no-any-return]
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_restart_replays_the_suspension_cancels_to_the_same_book(database_url, http):
@@ -37,19 +54,7 @@ async def test_a_restart_replays_the_suspension_cancels_to_the_same_book(databas
         seller_orders = await operator.get("/v1/orders", participant_id=str(seller["id"]))
     finally:
         await runner.cleanup()
-    conn = await asyncpg.connect(database_url)
-    try:
-        commodity_id = await conn.fetchval("SELECT id FROM commodities WHERE code = $1", code)
-        # rebuild from the journal alone
-        await conn.execute("DELETE FROM book_snapshots WHERE commodity_id = $1", commodity_id)
-    finally:
-        await conn.close()
-
-    runner, url = await start_app(settings)
-    try:
-        after = (await Api(http, url, OPERATOR_KEY).get(f"/v1/markets/{code}/book")).body
-    finally:
-        await runner.cleanup()
+    after = await _book_replayed(database_url, http, code)
 
     assert {o["reason"] for o in seller_orders.body["data"]} == {"participant_suspended"}
     assert before["asks"] == [["125.00", "2.000000"]]
@@ -75,18 +80,7 @@ async def test_a_restart_replays_the_role_removal_cancels_to_the_same_book(datab
         firm_orders = await operator.get("/v1/orders", participant_id=str(firm["id"]))
     finally:
         await runner.cleanup()
-    conn = await asyncpg.connect(database_url)
-    try:
-        commodity_id = await conn.fetchval("SELECT id FROM commodities WHERE code = $1", code)
-        await conn.execute("DELETE FROM book_snapshots WHERE commodity_id = $1", commodity_id)
-    finally:
-        await conn.close()
-
-    runner, url = await start_app(settings)
-    try:
-        after = (await Api(http, url, OPERATOR_KEY).get(f"/v1/markets/{code}/book")).body
-    finally:
-        await runner.cleanup()
+    after = await _book_replayed(database_url, http, code)
 
     assert removed.status == 200
     reasons = {(o["side"], o["reason"]) for o in firm_orders.body["data"]}
