@@ -32,7 +32,7 @@ async def _book_replayed(database_url: str, http: Any, code: str) -> dict:
         await conn.close()
     runner, url = await start_app(settings_for(database_url))
     try:
-        return (await Api(http, url, OPERATOR_KEY).get(f"/v1/markets/{code}/book")).body  # type: ignore[no-any-return]
+        return (await Api(http, url, OPERATOR_KEY).get(f"/v1/markets/{code}/book")).body
     finally:
         await runner.cleanup()
 
