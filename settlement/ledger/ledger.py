@@ -94,6 +94,10 @@ class Ledger:
         """The account's balance (zero for an account with no transfers)."""
         return self._balances.get(account) or Balance()
 
+    def submitted(self, transfer: TransferId) -> Transfer:
+        """A recorded transfer as it was submitted (what a retry must equal)."""
+        return self._submitted[transfer]
+
     def pending_state(self, transfer: TransferId) -> PendingState | None:
         """Where a pending transfer stands; None for any other transfer."""
         return self._states.get(transfer)
@@ -103,6 +107,23 @@ class Ledger:
         if transfer not in self._recorded:
             return None
         return self._submitted[transfer], self._recorded[transfer]
+
+    def load(
+        self,
+        accounts: Iterable[tuple[Account, Balance]],
+        transfers: Iterable[tuple[Transfer, Transfer, PendingState | None]],
+    ) -> None:
+        """Take up state kept elsewhere (storage): accounts with their balances, and transfers
+        (as submitted, as recorded, and where a pending one stands). Loaded transfers are not
+        in `transfers`, which lists what this ledger recorded itself."""
+        for account, balance in accounts:
+            self._accounts[account.id] = account
+            self._balances[account.id] = balance
+        for submitted, recorded, state in transfers:
+            self._submitted[recorded.id] = submitted
+            self._recorded[recorded.id] = recorded
+            if state is not None:
+                self._states[recorded.id] = state
 
     # -- accounts ------------------------------------------------------------------------
 

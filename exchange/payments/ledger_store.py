@@ -1,0 +1,193 @@
+"""The ledger in PostgreSQL: the pure rules of `settlement.ledger` applied to stored state.
+
+One transaction per batch. The accounts a batch touches are locked first, in ascending id
+order (so concurrent batches never deadlock), then the transfers it names are read, the rules
+run on exactly that state, and what they recorded is written: new transfers appended (a trigger
+refuses UPDATE and DELETE) and the changed balances, in the same transaction. The database
+holds a second line of its own: balance CHECKs and one resolution per pending transfer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import asyncpg
+import msgspec
+
+from exchange.db import Conn
+from settlement.ledger import (
+    Account,
+    AccountId,
+    AccountKind,
+    Balance,
+    Cause,
+    Ledger,
+    Outcome,
+    PendingState,
+    Result,
+    Transfer,
+    TransferFlags,
+    TransferId,
+)
+
+_ENCODE = msgspec.msgpack.Encoder().encode
+_SUBMITTED = msgspec.msgpack.Decoder(Transfer)
+_ACCOUNT_COLUMNS = """id, currency, kind, limited, debits_pending, debits_posted,
+                      credits_pending, credits_posted"""
+_TRANSFER_COLUMNS = """id, debit_account_id, credit_account_id, amount, currency, flags,
+                       pending_id, cause_kind, cause_reference, submitted"""
+_ATTEMPTS = 5  # a concurrent batch may record the same id first: then read again
+
+
+class LedgerStoreError(Exception):
+    """The stored ledger could not take a batch (it kept changing under it)."""
+
+
+def _account(row: asyncpg.Record) -> tuple[Account, Balance]:
+    account = Account(
+        id=AccountId(row["id"]), currency=row["currency"], kind=AccountKind(row["kind"]),
+        limited=row["limited"],
+    )  # fmt: skip
+    balance = Balance(
+        debits_pending=row["debits_pending"], debits_posted=row["debits_posted"],
+        credits_pending=row["credits_pending"], credits_posted=row["credits_posted"],
+    )  # fmt: skip
+    return account, balance
+
+
+def _transfer(row: asyncpg.Record) -> Transfer:
+    return Transfer(
+        id=TransferId(row["id"]), debit_account=AccountId(row["debit_account_id"]),
+        credit_account=AccountId(row["credit_account_id"]), amount=row["amount"],
+        currency=row["currency"], cause=Cause(kind=row["cause_kind"],
+        reference=row["cause_reference"]), flags=TransferFlags(row["flags"]),
+        pending_id=TransferId(row["pending_id"]) if row["pending_id"] is not None else None,
+    )  # fmt: skip
+
+
+async def open_accounts(conn: Conn, accounts: Sequence[Account]) -> list[Outcome]:
+    """Open accounts; an id opened before with the same content is a replay."""
+    for _ in range(_ATTEMPTS):
+        try:
+            async with conn.transaction():
+                rows = await conn.fetch(
+                    f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY ($1::bigint[])",
+                    [account.id for account in accounts],
+                )
+                ledger = Ledger()
+                ledger.load([_account(row) for row in rows], [])
+                outcomes = ledger.open_accounts(accounts)
+                opened = [o.recorded for o in outcomes if o.result is Result.OK and not o.replayed]
+                await conn.executemany(
+                    "INSERT INTO ledger_accounts (id, currency, kind, limited)"
+                    " VALUES ($1, $2, $3, $4)",
+                    [(a.id, a.currency, str(a.kind), a.limited) for a in opened
+                     if isinstance(a, Account)],
+                )  # fmt: skip
+                return outcomes
+        except asyncpg.UniqueViolationError:
+            continue  # opened concurrently: read again
+    raise LedgerStoreError("accounts kept being opened concurrently")
+
+
+async def execute(conn: Conn, transfers: Sequence[Transfer]) -> list[Outcome]:
+    """Apply a batch of transfers (see `settlement.ledger.Ledger.execute`), durably."""
+    for _ in range(_ATTEMPTS):
+        try:
+            async with conn.transaction():
+                outcomes = await _execute(conn, transfers)
+        except asyncpg.UniqueViolationError:
+            continue  # a concurrent batch recorded one of these ids first: read again
+        if outcomes is not None:
+            return outcomes
+    raise LedgerStoreError("the transfers kept changing under this batch")
+
+
+async def _named(conn: Conn, transfers: Sequence[Transfer]) -> list[asyncpg.Record]:
+    ids = {t.id for t in transfers} | {t.pending_id for t in transfers if t.pending_id}
+    return list(
+        await conn.fetch(
+            f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY ($1::bigint[])",
+            list(ids),
+        )
+    )
+
+
+def _accounts_of(transfers: Iterable[Transfer]) -> set[int]:
+    return {a for t in transfers for a in (t.debit_account, t.credit_account) if a}
+
+
+async def _execute(conn: Conn, transfers: Sequence[Transfer]) -> list[Outcome] | None:
+    """One attempt; None if a transfer recorded meanwhile touches an account not locked."""
+    known = [_transfer(row) for row in await _named(conn, transfers)]
+    wanted = sorted(_accounts_of(transfers) | _accounts_of(known))
+    rows = await conn.fetch(
+        f"""SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY ($1::bigint[])
+             ORDER BY id FOR UPDATE""",
+        wanted,
+    )
+    named = await _named(conn, transfers)  # again, now that the accounts are ours
+    if not _accounts_of(_transfer(row) for row in named) <= set(wanted):
+        return None
+    ledger = Ledger()
+    ledger.load([_account(row) for row in rows], await _with_states(conn, named))
+    before = {account.id: ledger.balance(account.id) for account in ledger.accounts()}
+    outcomes = ledger.execute(transfers)
+    await _write(conn, ledger, before)
+    return outcomes
+
+
+async def _with_states(
+    conn: Conn, rows: list[asyncpg.Record]
+) -> list[tuple[Transfer, Transfer, PendingState | None]]:
+    pending = [row["id"] for row in rows if TransferFlags(row["flags"]) & TransferFlags.PENDING]
+    resolved = {
+        row["pending_id"]: TransferFlags(row["flags"])
+        for row in await conn.fetch(
+            "SELECT pending_id, flags FROM ledger_transfers WHERE pending_id = ANY ($1::bigint[])",
+            pending,
+        )
+    }
+    loaded = []
+    for row in rows:
+        state = None
+        if row["id"] in pending:
+            flags = resolved.get(row["id"])
+            state = (
+                PendingState.PENDING if flags is None
+                else PendingState.POSTED if flags & TransferFlags.POST_PENDING
+                else PendingState.VOIDED
+            )  # fmt: skip
+        loaded.append((_SUBMITTED.decode(row["submitted"]), _transfer(row), state))
+    return loaded
+
+
+async def _write(conn: Conn, ledger: Ledger, before: dict[AccountId, Balance]) -> None:
+    await conn.executemany(
+        f"""INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}, pending)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        [
+            (t.id, t.debit_account, t.credit_account, t.amount, t.currency, int(t.flags),
+             t.pending_id, t.cause.kind, t.cause.reference, _ENCODE(ledger.submitted(t.id)),
+             bool(t.flags & TransferFlags.PENDING))
+            for t in ledger.transfers
+        ],
+    )  # fmt: skip
+    changed = [
+        (aid, ledger.balance(aid)) for aid, old in before.items() if ledger.balance(aid) != old
+    ]
+    await conn.executemany(
+        """UPDATE ledger_accounts SET debits_pending = $2, debits_posted = $3,
+                  credits_pending = $4, credits_posted = $5 WHERE id = $1""",
+        [(aid, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
+         for aid, b in changed],
+    )  # fmt: skip
+
+
+async def balances(conn: Conn, accounts: Iterable[int]) -> dict[int, Balance]:
+    """The stored balances of these accounts."""
+    rows = await conn.fetch(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY ($1::bigint[])",
+        list(accounts),
+    )
+    return {row["id"]: _account(row)[1] for row in rows}
