@@ -119,16 +119,21 @@ def _accounts_of(transfers: Iterable[Transfer]) -> set[int]:
 
 async def _execute(conn: Conn, transfers: Sequence[Transfer]) -> list[Outcome] | None:
     """One attempt; None if a transfer recorded meanwhile touches an account not locked."""
-    known = [_transfer(row) for row in await _named(conn, transfers)]
-    wanted = sorted(_accounts_of(transfers) | _accounts_of(known))
+    # the holds it resolves name accounts of their own: those are locked too (a replay or an
+    # id conflict needs only the earlier transfer, not its accounts)
+    holds: list[Transfer] = []
+    if any(t.pending_id for t in transfers):
+        holds = [_transfer(row) for row in await _named(conn, transfers)]
+    wanted = sorted(_accounts_of(transfers) | _accounts_of(holds))
     rows = await conn.fetch(
         f"""SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY ($1::bigint[])
              ORDER BY id FOR UPDATE""",
         wanted,
     )
-    named = await _named(conn, transfers)  # again, now that the accounts are ours
-    if not _accounts_of(_transfer(row) for row in named) <= set(wanted):
-        return None
+    named = await _named(conn, transfers)  # (again) now that the accounts are ours
+    resolved = {t.pending_id for t in transfers if t.pending_id}
+    if not _accounts_of(_transfer(r) for r in named if r["id"] in resolved) <= set(wanted):
+        return None  # a hold recorded meanwhile touches an account not locked: again
     ledger = Ledger()
     ledger.load([_account(row) for row in rows], await _with_states(conn, named))
     before = {account.id: ledger.balance(account.id) for account in ledger.accounts()}
@@ -141,13 +146,16 @@ async def _with_states(
     conn: Conn, rows: list[asyncpg.Record]
 ) -> list[tuple[Transfer, Transfer, PendingState | None]]:
     pending = [row["id"] for row in rows if TransferFlags(row["flags"]) & TransferFlags.PENDING]
-    resolved = {
-        row["pending_id"]: TransferFlags(row["flags"])
-        for row in await conn.fetch(
-            "SELECT pending_id, flags FROM ledger_transfers WHERE pending_id = ANY ($1::bigint[])",
-            pending,
-        )
-    }
+    resolved: dict[int, TransferFlags] = {}
+    if pending:
+        resolved = {
+            row["pending_id"]: TransferFlags(row["flags"])
+            for row in await conn.fetch(
+                "SELECT pending_id, flags FROM ledger_transfers"
+                " WHERE pending_id = ANY ($1::bigint[])",
+                pending,
+            )
+        }
     loaded = []
     for row in rows:
         state = None
