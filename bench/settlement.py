@@ -31,11 +31,13 @@ import asyncpg  # noqa: E402
 from exchange.db.embedded import EmbeddedPostgres  # noqa: E402
 from exchange.db.migrate import migrate  # noqa: E402
 from exchange.payments import ledger_store  # noqa: E402
+from exchange.payments.ledger_writer import LedgerWriter  # noqa: E402
 from settlement.ledger import (  # noqa: E402
     Account,
     AccountId,
     AccountKind,
     Cause,
+    Outcome,
     Result,
     Transfer,
     TransferFlags,
@@ -83,21 +85,45 @@ class Run:
         rng = random.Random(seed)
         async with pool.acquire() as conn:
             while time.monotonic() < until:
-                outcomes = await ledger_store.execute(
-                    conn, [self.transfer(rng, own) for _ in range(batch)]
+                self._count(
+                    await ledger_store.execute(
+                        conn, [self.transfer(rng, own) for _ in range(batch)]
+                    )
                 )
-                ok = sum(1 for o in outcomes if o.result is Result.OK and not o.replayed)
-                self.done += ok
-                self.refused += len(outcomes) - ok
+
+    async def writer_client(
+        self, writer: LedgerWriter, own: AccountId, until: float, seed: int
+    ) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < until:
+            self._count(await writer.execute([self.transfer(rng, own)]))
+
+    def _count(self, outcomes: list[Outcome]) -> None:
+        ok = sum(1 for o in outcomes if o.result is Result.OK and not o.replayed)
+        self.done += ok
+        self.refused += len(outcomes) - ok
 
 
-async def _phase(pool: asyncpg.Pool, own, escrows, batch: int, seconds: float) -> tuple[int, int]:
+async def _phase(
+    pool: asyncpg.Pool, own, escrows, batch: int, seconds: float, clients_per_account: int = 1
+) -> tuple[int, int]:
+    """Transfers a second and refusals: `batch` transfers a call, or 0 for one-transfer
+    calls through the group-committing writer."""
     run = Run(escrows)
     until = time.monotonic() + seconds
     started = time.monotonic()
-    await asyncio.gather(
-        *(run.client(pool, account, batch, until, n) for n, account in enumerate(own))
-    )
+    if batch:
+        await asyncio.gather(
+            *(run.client(pool, account, batch, until, n) for n, account in enumerate(own))
+        )
+    else:
+        writer = LedgerWriter(pool)
+        writer.start()
+        await asyncio.gather(
+            *(run.writer_client(writer, account, until, n * 1000 + k)
+              for n, account in enumerate(own) for k in range(clients_per_account))
+        )  # fmt: skip
+        await writer.stop()
     elapsed = time.monotonic() - started
     return round(run.done / elapsed), run.refused
 
@@ -144,6 +170,9 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
                 await ledger_store.execute(conn, funding)
             single, refused_single = await _phase(pool, own, escrows, 1, args.seconds)
             batched, refused_batched = await _phase(pool, own, escrows, args.batch, args.seconds)
+            grouped, refused_grouped = await _phase(
+                pool, own, escrows, 0, args.seconds, args.writer_clients
+            )
             async with pool.acquire() as conn:
                 verdict = await _invariants(conn)
     finally:
@@ -152,8 +181,11 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
           f" {refused_single} refused)")  # fmt: skip
     print(f"batched: {batched:,} transfers/s ({args.clients} clients, {args.batch} a call,"
           f" {refused_batched} refused)")  # fmt: skip
+    print(f"group commit: {grouped:,} transfers/s ({args.clients * args.writer_clients} clients,"
+          f" one transfer a call, through one writer; {refused_grouped} refused)")  # fmt: skip
     print(verdict)
-    print(f"single_per_sec={single} batched_per_sec={batched} clients={args.clients}"
+    print(f"single_per_sec={single} batched_per_sec={batched} group_commit_per_sec={grouped}"
+          f" clients={args.clients}"
           f" hot_accounts={args.hot} batch={args.batch} seconds={args.seconds}")  # fmt: skip
 
 
@@ -163,6 +195,9 @@ if __name__ == "__main__":
     parser.add_argument("--hot", type=int, default=4, help="hot escrow accounts")
     parser.add_argument("--batch", type=int, default=100, help="transfers a call when batched")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
+    parser.add_argument(
+        "--writer-clients", type=int, default=16, help="callers per account through the writer"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     arguments = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-settlement-"))

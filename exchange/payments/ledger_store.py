@@ -92,10 +92,16 @@ async def open_accounts(conn: Conn, accounts: Sequence[Account]) -> list[Outcome
 
 async def execute(conn: Conn, transfers: Sequence[Transfer]) -> list[Outcome]:
     """Apply a batch of transfers (see `settlement.ledger.Ledger.execute`), durably."""
+    return (await execute_many(conn, [transfers]))[0]
+
+
+async def execute_many(conn: Conn, batches: Sequence[Sequence[Transfer]]) -> list[list[Outcome]]:
+    """Apply several callers' batches in one transaction (group commit), each batch as if it
+    came alone: its chains are its own, and its outcomes are its own list."""
     for _ in range(_ATTEMPTS):
         try:
             async with conn.transaction():
-                outcomes = await _execute(conn, transfers)
+                outcomes = await _execute(conn, batches)
         except asyncpg.UniqueViolationError:
             continue  # a concurrent batch recorded one of these ids first: read again
         if outcomes is not None:
@@ -117,8 +123,9 @@ def _accounts_of(transfers: Iterable[Transfer]) -> set[int]:
     return {a for t in transfers for a in (t.debit_account, t.credit_account) if a}
 
 
-async def _execute(conn: Conn, transfers: Sequence[Transfer]) -> list[Outcome] | None:
+async def _execute(conn: Conn, batches: Sequence[Sequence[Transfer]]) -> list[list[Outcome]] | None:
     """One attempt; None if a transfer recorded meanwhile touches an account not locked."""
+    transfers = [t for batch in batches for t in batch]
     # the holds it resolves name accounts of their own: those are locked too (a replay or an
     # id conflict needs only the earlier transfer, not its accounts)
     holds: list[Transfer] = []
@@ -137,7 +144,7 @@ async def _execute(conn: Conn, transfers: Sequence[Transfer]) -> list[Outcome] |
     ledger = Ledger()
     ledger.load([_account(row) for row in rows], await _with_states(conn, named))
     before = {account.id: ledger.balance(account.id) for account in ledger.accounts()}
-    outcomes = ledger.execute(transfers)
+    outcomes = [ledger.execute(batch) for batch in batches]
     await _write(conn, ledger, before)
     return outcomes
 
