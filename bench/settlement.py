@@ -129,27 +129,12 @@ async def _phase(
 
 
 async def _invariants(conn: asyncpg.Connection) -> str:
-    totals = await conn.fetchrow(
-        """SELECT sum(credits_posted - debits_posted) AS posted,
-                  sum(credits_pending - debits_pending) AS pending,
-                  min(credits_posted - debits_posted - debits_pending) FILTER (WHERE limited)
-                      AS least, (SELECT count(*) FROM ledger_transfers) AS transfers
-             FROM ledger_accounts"""
-    )
-    mismatched = await conn.fetchval(
-        """SELECT count(*) FROM ledger_accounts a
-            WHERE a.credits_posted - a.debits_posted <>
-                  coalesce((SELECT sum(amount) FROM ledger_transfers t
-                             WHERE t.credit_account_id = a.id AND NOT t.pending), 0)
-                - coalesce((SELECT sum(amount) FROM ledger_transfers t
-                             WHERE t.debit_account_id = a.id AND NOT t.pending), 0)"""
-    )
-    holds = totals["posted"] == 0 and totals["pending"] == 0 and totals["least"] >= 0
-    verdict = "hold" if holds and mismatched == 0 else "BROKEN"
+    check = await ledger_store.trial_balance(conn)
     return (
-        f"invariants {verdict}: sum posted {totals['posted']}, sum pending {totals['pending']},"
-        f" least limited balance {totals['least']}, balances unlike their transfers"
-        f" {mismatched}, transfers stored {totals['transfers']}"
+        f"invariants {'hold' if check.holds else 'BROKEN'}: sum posted {check.posted}, sum"
+        f" pending {check.pending}, least limited balance {check.least_limited}, balances"
+        f" unlike their transfers {len(check.unlike_transfers)}, transfers stored"
+        f" {check.transfers}"
     )
 
 

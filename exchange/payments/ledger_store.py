@@ -206,3 +206,48 @@ async def balances(conn: Conn, accounts: Iterable[int]) -> dict[int, Balance]:
         list(accounts),
     )
     return {row["id"]: _account(row)[1] for row in rows}
+
+
+class TrialBalance(msgspec.Struct, frozen=True, kw_only=True):
+    """The ledger's invariants as stored: both sums are zero, no limited account is below
+    zero, and every account's posted balance equals the sum of its posted transfers."""
+
+    posted: int  # sum over accounts of credits less debits, posted
+    pending: int  # the same, pending
+    least_limited: int | None  # the smallest spendable balance of a limited account
+    unlike_transfers: list[int]  # accounts whose balance differs from their transfers
+    transfers: int
+
+    @property
+    def holds(self) -> bool:
+        return (
+            self.posted == 0
+            and self.pending == 0
+            and (self.least_limited is None or self.least_limited >= 0)
+            and not self.unlike_transfers
+        )
+
+
+async def trial_balance(conn: Conn) -> TrialBalance:
+    """Check the stored ledger (one statement each, so each sees one snapshot)."""
+    totals = await conn.fetchrow(
+        """SELECT coalesce(sum(credits_posted - debits_posted), 0) AS posted,
+                  coalesce(sum(credits_pending - debits_pending), 0) AS pending,
+                  min(credits_posted - debits_posted - debits_pending) FILTER (WHERE limited)
+                      AS least, (SELECT count(*) FROM ledger_transfers) AS transfers
+             FROM ledger_accounts"""
+    )
+    unlike = await conn.fetch(
+        """SELECT a.id FROM ledger_accounts a
+            WHERE a.credits_posted - a.debits_posted <>
+                  coalesce((SELECT sum(amount) FROM ledger_transfers t
+                             WHERE t.credit_account_id = a.id AND NOT t.pending), 0)
+                - coalesce((SELECT sum(amount) FROM ledger_transfers t
+                             WHERE t.debit_account_id = a.id AND NOT t.pending), 0)
+            ORDER BY a.id"""
+    )
+    assert totals is not None
+    return TrialBalance(
+        posted=totals["posted"], pending=totals["pending"], least_limited=totals["least"],
+        unlike_transfers=[row["id"] for row in unlike], transfers=totals["transfers"],
+    )  # fmt: skip

@@ -125,21 +125,13 @@ async def test_concurrent_transfers_never_change_the_total_nor_overdraw(pool):
     done.set()
     await watching
     async with pool.acquire() as conn:
-        final = await _totals(conn)
-        recomputed = await conn.fetch(
-            """SELECT a.id, a.credits_posted - a.debits_posted AS stored,
-                      coalesce((SELECT sum(amount) FROM ledger_transfers t
-                                 WHERE t.credit_account_id = a.id AND NOT t.pending), 0)
-                    - coalesce((SELECT sum(amount) FROM ledger_transfers t
-                                 WHERE t.debit_account_id = a.id AND NOT t.pending), 0) AS summed
-                 FROM ledger_accounts a"""
-        )
+        final = await ledger_store.trial_balance(conn)
 
     assert len(seen) > 10
     assert {(posted, pending) for posted, pending, _ in seen} == {(0, 0)}
     assert min(least for _, _, least in seen) >= 0
-    assert final[:2] == (0, 0)
-    assert all(row["stored"] == row["summed"] for row in recomputed), recomputed
+    assert (final.posted, final.pending, final.unlike_transfers) == (0, 0, [])
+    assert final.holds
 
 
 async def test_fifty_concurrent_requests_with_one_id_have_one_effect(pool):
