@@ -18,6 +18,7 @@ from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
 from exchange.appkeys import (
     BOOT,
+    CLOCK,
     DB_HEALTH,
     LIFECYCLE,
     LIMITER,
@@ -30,6 +31,7 @@ from exchange.appkeys import (
     Runtime,
 )
 from exchange.auth import Authenticator
+from exchange.clock import Clock, SystemClock
 from exchange.config import Settings
 from exchange.contracts.signing import load_signing_key, register
 from exchange.db import Conn
@@ -195,10 +197,11 @@ async def _drain(app: web.Application) -> None:
     asyncio.get_running_loop().call_later(app[SETTINGS].shutdown_timeout, _cut, app[LIFECYCLE])
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the center's web application from settings."""
+def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    """Build the center's web application from settings (and the clock its time rules read)."""
     app = web.Application(middlewares=[shell], client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
+    app[CLOCK] = clock if clock is not None else SystemClock()
     app[METRICS] = Metrics()
     app[LIMITER] = Limits(
         participants=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),

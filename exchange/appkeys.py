@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp import web
 
 from exchange.auth import Authenticator, Principal
+from exchange.clock import Clock
 from exchange.config import Settings
 from exchange.contracts.signing import Signer
 from exchange.db.health import DatabaseHealth
@@ -47,6 +48,7 @@ LIMITER = web.AppKey("limiter", Limits)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
+CLOCK = web.AppKey("clock", Clock)  # every rule that depends on time reads this one
 DB_HEALTH = web.AppKey("db_health", DatabaseHealth)
 BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
 

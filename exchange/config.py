@@ -32,6 +32,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_failure_burst: int = 50
     snapshot_every: int = 100_000
     contract_signing_key: str | None = None
+    # the designated bank (docs/payments.md): where its API is, the key the center uses there,
+    # the secret its notifications are signed with, and the center's account numbers there
+    bank_url: str | None = None
+    bank_api_key: str | None = None
+    bank_secret: str | None = None
+    bank_account_prefix: str = "CENTER-"
 
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -53,6 +59,10 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_AUTH_FAILURE_BURST": "auth_failure_burst",
     "EXCHANGE_SNAPSHOT_EVERY": "snapshot_every",
     "EXCHANGE_CONTRACT_SIGNING_KEY": "contract_signing_key",
+    "EXCHANGE_BANK_URL": "bank_url",
+    "EXCHANGE_BANK_API_KEY": "bank_api_key",
+    "EXCHANGE_BANK_SECRET": "bank_secret",
+    "EXCHANGE_BANK_ACCOUNT_PREFIX": "bank_account_prefix",
 }
 
 
@@ -90,13 +100,21 @@ def _parse_seconds(text: str) -> float:
     return value
 
 
+_URL_SCHEMES = {
+    "database_url": (("postgres://", "postgresql://"), "a postgresql:// URL"),
+    "bank_url": (("http://", "https://"), "an http:// or https:// URL"),
+}
+_MIN_LENGTHS = {"bootstrap_operator_key": 24, "bank_secret": 16}
+
+
 def _parse(field: str, raw: str) -> object:
     if field in _INT_RANGES:
         return _parse_int(raw, *_INT_RANGES[field])
-    if field == "database_url":
-        if not raw.startswith(("postgres://", "postgresql://")):
-            raise ValueError("must be a postgresql:// URL")
-        return raw
+    if field in _URL_SCHEMES:
+        schemes, what = _URL_SCHEMES[field]
+        if not raw.startswith(schemes):
+            raise ValueError(f"must be {what}")
+        return raw.rstrip("/") if field == "bank_url" else raw
     if field == "shutdown_timeout":
         return _parse_seconds(raw)
     if field == "data_dir":
@@ -106,8 +124,8 @@ def _parse(field: str, raw: str) -> object:
         if level not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(sorted(_LOG_LEVELS))}")
         return level
-    if field == "bootstrap_operator_key" and len(raw) < 24:
-        raise ValueError("must be at least 24 characters")
+    if len(raw) < _MIN_LENGTHS.get(field, 0):
+        raise ValueError(f"must be at least {_MIN_LENGTHS[field]} characters")
     return raw
 
 

@@ -249,6 +249,21 @@ class ContractNotice(ServerMessage, frozen=True, kw_only=True, tag="contract"):
     contract: Contract
 
 
+class MoneyNotice(ServerMessage, frozen=True, kw_only=True, tag="money"):
+    """Money of the subscriber changed, or a payment of its is due (see docs/payments.md for
+    the events); `available` is its available funds in `currency` after the change."""
+
+    sequence: int
+    event: str
+    currency: str
+    amount: str | None = None
+    contract_id: int | None = None
+    withdrawal_id: int | None = None
+    reference: str | None = None
+    available: str | None = None
+    detail: str = ""
+
+
 class ErrorMessage(ServerMessage, frozen=True, kw_only=True, tag="error"):
     """Same codes as the HTTP problems; the socket stays open unless the code says otherwise."""
 

@@ -23,6 +23,7 @@ class AccountKind(enum.StrEnum):
     REVENUE = "revenue"  # the center's fees
     CLEARING = "clearing"  # the designated bank's side: money that came in or went out
     WITHDRAWALS = "withdrawals"  # payouts sent to the bank, not yet confirmed
+    SUSPENSE = "suspense"  # credits whose payment reference names nothing, until resolved
 
 
 class TransferFlags(enum.IntFlag):

@@ -31,6 +31,10 @@ def test_every_variable_is_read():
         "EXCHANGE_MAX_KEYS_PER_PARTICIPANT": "3",
         "EXCHANGE_AUTH_FAILURES_PER_SECOND": "7",
         "EXCHANGE_AUTH_FAILURE_BURST": "70",
+        "EXCHANGE_BANK_URL": "http://bank.example:9100/",
+        "EXCHANGE_BANK_API_KEY": "bank-key",
+        "EXCHANGE_BANK_SECRET": "s" * 32,
+        "EXCHANGE_BANK_ACCOUNT_PREFIX": "XC00CTR",
     }
 
     settings = load_settings(env)
@@ -52,6 +56,10 @@ def test_every_variable_is_read():
         max_keys_per_participant=3,
         auth_failures_per_second=7,
         auth_failure_burst=70,
+        bank_url="http://bank.example:9100",
+        bank_api_key="bank-key",
+        bank_secret="s" * 32,
+        bank_account_prefix="XC00CTR",
     )
     # every setting was read from its variable: none kept its default
     assert [
@@ -67,6 +75,8 @@ def test_every_variable_is_read():
         ("EXCHANGE_PORT", "eighty"),
         ("EXCHANGE_PORT", "70000"),
         ("DATABASE_URL", "mysql://x"),
+        ("EXCHANGE_BANK_URL", "ftp://bank"),
+        ("EXCHANGE_BANK_SECRET", "short"),
         ("EXCHANGE_LOG_LEVEL", "LOUD"),
         ("EXCHANGE_DB_POOL_SIZE", "0"),
         ("EXCHANGE_SHUTDOWN_TIMEOUT", "-1"),

@@ -1,0 +1,44 @@
+"""One clock for every rule that depends on time (due dates, grace, windows, closings).
+
+The center reads time only through a `Clock`; tests and replays hand in a `ManualClock` and
+move it, instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start if start is not None else datetime.now(UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("a clock keeps timezone-aware UTC time")
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, by: timedelta) -> datetime:
+        if by < timedelta(0):
+            raise ValueError("time does not run backwards")
+        self._now += by
+        return self._now
+
+    def set(self, to: datetime) -> None:
+        if to < self._now:
+            raise ValueError("time does not run backwards")
+        self._now = to
