@@ -31,12 +31,14 @@ from exchange.units import (
 _COMMODITY_COLUMNS = """id, code, name, unit, currency, tick_size_minor, lot_size_micro,
     min_quantity_lots, fee_rate_bps, review_threshold_minor, payment_due_hours, trading_status,
     delivery_days, late_payment_penalty_bps, late_delivery_penalty_bps, claim_window_days,
-    reference_price_minor, price_band_bps, max_order_lots, created_at, updated_at"""
+    payment_grace_hours, reference_price_minor, price_band_bps, max_order_lots, created_at,
+    updated_at"""
 _CONTRACT_TERMS = (
     "delivery_days",
     "late_payment_penalty_bps",
     "late_delivery_penalty_bps",
     "claim_window_days",
+    "payment_grace_hours",
 )
 
 
@@ -61,6 +63,7 @@ class CommoditySpec:
     late_payment_penalty_bps: int = 5
     late_delivery_penalty_bps: int = 5
     claim_window_days: int = 7
+    payment_grace_hours: int = 72
     reference_price_minor: int | None = None  # with price_band_bps: the price band's centre
     price_band_bps: int | None = None
     max_order_lots: int | None = None
@@ -224,14 +227,15 @@ async def create_commodity(conn: Conn, new: CreateCommodity) -> Commodity:
                     lot_size_micro, min_quantity_lots, fee_rate_bps, review_threshold_minor,
                     payment_due_hours, delivery_days, late_payment_penalty_bps,
                     late_delivery_penalty_bps, claim_window_days, reference_price_minor,
-                    price_band_bps, max_order_lots)
+                    price_band_bps, max_order_lots, payment_grace_hours)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                        $17)
+                        $17, $18)
                 RETURNING {_COMMODITY_COLUMNS}""",
             new.code, new.name, new.unit, new.currency, tick, lot, min_lots,
             new.fee_rate_bps, threshold, new.payment_due_hours, new.delivery_days,
             new.late_payment_penalty_bps, new.late_delivery_penalty_bps, new.claim_window_days,
             limits["reference_price_minor"], limits["price_band_bps"], limits["max_order_lots"],
+            new.payment_grace_hours,
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         raise ConflictError(

@@ -7,7 +7,7 @@ import base64
 from aiohttp import web
 
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes
-from exchange.appkeys import MARKET
+from exchange.appkeys import CLOCK, MARKET
 from exchange.contracts import lifecycle
 from exchange.contracts.document import render
 from exchange.contracts.signing import public_pem
@@ -118,7 +118,7 @@ async def _review(ctx: Context, target: ContractStatus, reason: str) -> Contract
     contract_id = ctx.int_param("contract_id")
     async with ctx.transaction() as conn:
         contract = await lifecycle.transition(
-            conn, contract_id, target, ctx.caller.participant_id, reason
+            conn, contract_id, target, ctx.caller.participant_id, reason, ctx.app[CLOCK].now()
         )
         await ctx.audit(conn, f"contract.{target}", f"contract:{contract_id}", {"reason": reason})
     ctx.app[MARKET].contract_changed(str(target), contract)

@@ -3,7 +3,7 @@ transaction (the book writer's, so no trade is ever stored without its contract)
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from exchange.contracts.signing import Signer
@@ -25,13 +25,15 @@ from exchange.contracts.views import contract_from_row
 from exchange.db import Conn
 from exchange.messages.contracts import Contract, ContractStatus
 from exchange.orders.projection import TradeRow, ns_to_datetime
+from exchange.payments.references import contract_reference
 from exchange.reference import CommoditySpec
 from exchange.units import format_scaled, round_half_up
 
 _COLUMNS = (
     "commodity_id", "id", "number", "chain_position", "trade_id", "buyer_id", "seller_id",
     "amount_minor", "fee_minor", "currency", "status", "terms", "hash", "previous_hash",
-    "signature", "key_id", "signed_at", "payment_due_at", "updated_at",
+    "signature", "key_id", "signed_at", "payment_due_at", "updated_at", "payment_reference",
+    "payment_grace_until", "paid_minor", "penalty_minor", "funded_at",
 )  # fmt: skip
 TRANSPORT = "delivery by the center's regional distribution node serving the delivery region"
 PAYMENT_METHOD = "transfer into escrow at the bank the center designates"
@@ -40,6 +42,12 @@ PAYMENT_METHOD = "transfer into escrow at the bank the center designates"
 def fee_minor(amount_minor: int, rate_bps: int) -> int:
     """The center's fee, rounded half-up to a whole minor unit."""
     return round_half_up(amount_minor * rate_bps, 10_000)
+
+
+def payment_deadlines(spec: CommoditySpec, effective: datetime) -> tuple[datetime, datetime]:
+    """(due, end of grace) of a contract that takes effect at `effective`."""
+    due = effective + timedelta(hours=spec.payment_due_hours)
+    return due, due + timedelta(hours=spec.payment_grace_hours)
 
 
 def contract_number(code: str, position: int) -> str:
@@ -60,12 +68,12 @@ WITH new_contracts AS (
     INSERT INTO contracts (commodity_id, id, number, chain_position, trade_id, buyer_id,
                            seller_id, amount_minor, fee_minor, currency, status, terms, hash,
                            previous_hash, signature, key_id, signed_at, payment_due_at,
-                           updated_at)
+                           updated_at, payment_reference, payment_grace_until)
     SELECT $1::bigint, * FROM unnest(
         $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
         $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::bytea[], $13::bytea[],
         $14::bytea[], $15::bytea[], $16::integer[], $17::timestamptz[], $18::timestamptz[],
-        $19::timestamptz[])
+        $19::timestamptz[], $22::text[], $23::timestamptz[])
 ), history AS (
     INSERT INTO contract_history (commodity_id, contract_id, from_status, to_status, actor_id,
                                   reason, at)
@@ -172,19 +180,19 @@ async def issue_contracts(
             if terms.review_required
             else ContractStatus.AWAITING_PAYMENT
         )
-        due = None
+        due = grace = None
         if status is ContractStatus.AWAITING_PAYMENT:
-            due = terms.signed_at + timedelta(hours=spec.payment_due_hours)
+            due, grace = payment_deadlines(spec, terms.signed_at)
         records.append(
             (
                 spec.id, trade.id, terms.number, length, trade.id, trade.buyer_id,
                 trade.seller_id, amount, fee, spec.currency, str(status), data, current,
                 previous, signer.sign(data), signer.key_id, terms.signed_at, due,
-                terms.signed_at,
+                terms.signed_at, contract_reference(trade.id), grace, 0, 0, None,
             )
         )  # fmt: skip
         issued.append(contract_from_row(dict(zip(_COLUMNS, records[-1], strict=True))))
         previous = current
     columns = [list(column) for column in zip(*records, strict=True)]
-    await conn.execute(_APPEND, spec.id, *columns[1:], length, previous)
+    await conn.execute(_APPEND, spec.id, *columns[1:19], length, previous, *columns[19:21])
     return issued

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -61,8 +61,10 @@ async def transition(
     target: ContractStatus,
     actor_id: int | None,
     reason: str | None,
+    now: datetime,
 ) -> Contract:
-    """Move a contract to `target` and record it; 409 (changing nothing) if not allowed.
+    """Move a contract to `target` at `now` (the app's clock) and record it; 409 (changing
+    nothing) if not allowed.
 
     Runs in the caller's transaction, so the change commits with whatever caused it.
     """
@@ -76,21 +78,25 @@ async def transition(
     current = ContractStatus(row["status"])
     if not allowed(current, target):
         raise ConflictError(_refusal(contract_id, current, target), code="INVALID_TRANSITION")
-    now = datetime.now(UTC)
-    due = row["payment_due_at"]
+    due, grace = row["payment_due_at"], row["payment_grace_until"]
     if target is S.AWAITING_PAYMENT and due is None:
         # the payment term runs from the moment the contract takes effect
-        hours = await conn.fetchval(
-            "SELECT payment_due_hours FROM commodities WHERE id=$1", row["commodity_id"]
+        hours = await conn.fetchrow(
+            "SELECT payment_due_hours, payment_grace_hours FROM commodities WHERE id=$1",
+            row["commodity_id"],
         )
-        due = now + timedelta(hours=hours)
+        assert hours is not None
+        due = now + timedelta(hours=hours["payment_due_hours"])
+        grace = due + timedelta(hours=hours["payment_grace_hours"])
     updated = await conn.fetchrow(
-        f"""UPDATE contracts SET status=$3, payment_due_at=$4, updated_at=$5
+        f"""UPDATE contracts SET status=$3, payment_due_at=$4, payment_grace_until=$5,
+                  updated_at=$6
              WHERE commodity_id=$1 AND id=$2 RETURNING {CONTRACT_COLUMNS}""",
         row["commodity_id"],
         contract_id,
         str(target),
         due,
+        grace,
         now,
     )
     await conn.execute(

@@ -14,7 +14,8 @@ from exchange.units import currency_exponent, format_scaled
 
 CONTRACT_COLUMNS = """commodity_id, id, number, chain_position, trade_id, buyer_id, seller_id,
     amount_minor, fee_minor, currency, status, terms, hash, previous_hash, signature, key_id,
-    signed_at, payment_due_at, updated_at"""
+    signed_at, payment_due_at, updated_at, payment_reference, payment_grace_until, paid_minor,
+    penalty_minor, funded_at"""
 
 
 def contract_from_row(row: Mapping[str, Any] | asyncpg.Record) -> Contract:
@@ -32,6 +33,11 @@ def contract_from_row(row: Mapping[str, Any] | asyncpg.Record) -> Contract:
         currency=row["currency"],
         signed_at=row["signed_at"],
         payment_due_at=row["payment_due_at"],
+        payment_reference=row["payment_reference"],
+        payment_grace_until=row["payment_grace_until"],
+        paid=format_scaled(row["paid_minor"], scale),
+        late_penalty_paid=format_scaled(row["penalty_minor"], scale),
+        funded_at=row["funded_at"],
         updated_at=row["updated_at"],
         terms=terms,
         hash=bytes(row["hash"]).hex(),

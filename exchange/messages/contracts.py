@@ -39,6 +39,11 @@ class Contract(Struct, frozen=True, kw_only=True):
     currency: str
     signed_at: datetime
     payment_due_at: datetime | None
+    payment_reference: str  # ISO 11649: quote it on the bank transfer that pays this contract
+    payment_grace_until: datetime | None  # a late payment (with its penalty) is taken until then
+    paid: str  # held in escrow against the contract so far
+    late_penalty_paid: str
+    funded_at: datetime | None
     updated_at: datetime
     terms: ContractTerms
     hash: str

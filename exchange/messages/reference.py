@@ -25,6 +25,15 @@ Currency = Annotated[
 FeeRateBps = Annotated[int, msgspec.Meta(ge=0, le=10000, description="Fee in basis points")]
 Hours = Annotated[int, msgspec.Meta(ge=1, le=24 * 90)]
 Days = Annotated[int, msgspec.Meta(ge=1, le=365)]
+GraceHours = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=24 * 90,
+        description="Hours after the due time in which a late payment (with"
+        " its penalty) is still taken; past them the contract defaults",
+    ),
+]
 PenaltyBps = Annotated[
     int, msgspec.Meta(ge=0, le=10000, description="Penalty per day late, in basis points")
 ]
@@ -59,6 +68,7 @@ class CreateCommodity(Struct, frozen=True, kw_only=True):
     fee_rate_bps: FeeRateBps
     review_threshold: DecimalText
     payment_due_hours: Hours = 48
+    payment_grace_hours: GraceHours = 72
     delivery_days: Days = 14
     late_payment_penalty_bps: PenaltyBps = 5
     late_delivery_penalty_bps: PenaltyBps = 5
@@ -83,6 +93,7 @@ class UpdateCommodity(Struct, frozen=True, kw_only=True):
     fee_rate_bps: FeeRateBps | msgspec.UnsetType = msgspec.UNSET
     review_threshold: DecimalText | msgspec.UnsetType = msgspec.UNSET
     payment_due_hours: Hours | msgspec.UnsetType = msgspec.UNSET
+    payment_grace_hours: GraceHours | msgspec.UnsetType = msgspec.UNSET
     delivery_days: Days | msgspec.UnsetType = msgspec.UNSET
     late_payment_penalty_bps: PenaltyBps | msgspec.UnsetType = msgspec.UNSET
     late_delivery_penalty_bps: PenaltyBps | msgspec.UnsetType = msgspec.UNSET
@@ -103,6 +114,7 @@ class Commodity(Struct, frozen=True, kw_only=True):
     fee_rate_bps: int
     review_threshold: str
     payment_due_hours: int
+    payment_grace_hours: int
     trading_status: TradingStatus
     delivery_days: int
     late_payment_penalty_bps: int
