@@ -14,6 +14,7 @@ from aiohttp import ClientSession, web
 
 from exchange.app import create_app
 from exchange.appkeys import BOOT, MARKET
+from exchange.clock import Clock
 from exchange.config import Settings
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.market.data import MarketData
@@ -86,9 +87,12 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-async def start_app(settings: Settings) -> tuple[web.AppRunner, str]:
-    """The real app on a loopback port; returns the runner and its base URL."""
-    runner = web.AppRunner(create_app(settings), access_log=None)
+async def start_app(
+    settings: Settings, clock: Clock | None = None
+) -> tuple[web.AppRunner, str]:
+    """The real app on a loopback port (reading `clock`, if given); returns the runner and its
+    base URL."""
+    runner = web.AppRunner(create_app(settings, clock), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
