@@ -87,9 +87,7 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-async def start_app(
-    settings: Settings, clock: Clock | None = None
-) -> tuple[web.AppRunner, str]:
+async def start_app(settings: Settings, clock: Clock | None = None) -> tuple[web.AppRunner, str]:
     """The real app on a loopback port (reading `clock`, if given); returns the runner and its
     base URL."""
     runner = web.AppRunner(create_app(settings, clock), access_log=None)
