@@ -86,12 +86,17 @@ class Notification(Wire, frozen=True, kw_only=True):
 
 
 class StatementEntry(Wire, frozen=True, kw_only=True):
+    """One booking; with the statement's account and currency it holds everything its
+    notification held, so a lost notification can be rebuilt from it."""
+
     bank_reference: str
     end_to_end_id: str
     booked_at: datetime
     amount: str  # signed: credits to the account positive, debits negative
     reference: str
     counterparty_account: str
+    counterparty_name: str
+    type: NotificationType  # what the notification of this booking said
     event_id: str  # the notification that told of this booking
 
 
