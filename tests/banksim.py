@@ -131,9 +131,14 @@ class BankSim:
         """The center's account in `currency` (open from the start)."""
         return self.account_prefix + currency
 
-    async def raw(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+    async def raw(
+        self, method: str, path: str, body: object = None, data: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """Any call to the simulator's API with `body` as JSON (or `data` as it is):
+        (status, raw answer)."""
         assert self._http is not None, "start() first"
-        data = None if body is None else msgspec.json.encode(body)
+        if body is not None:
+            data = msgspec.json.encode(body)
         headers = {"Content-Type": "application/json"} if data is not None else None
         async with self._http.request(
             method, self.url + path, data=data, headers=headers
@@ -165,6 +170,25 @@ class BankSim:
     async def balance(self, number: str) -> str:
         return (await self.account(number)).balance
 
+    @staticmethod
+    def order(
+        debtor: str,
+        creditor: str,
+        amount: str,
+        currency: str,
+        reference: str,
+        end_to_end_id: str | None = None,
+    ) -> TransferRequest:
+        """A transfer order (a fresh end-to-end id unless given)."""
+        return TransferRequest(
+            end_to_end_id=end_to_end_id or f"T{uuid.uuid4().hex[:20]}",
+            debtor_account=debtor,
+            creditor_account=creditor,
+            amount=amount,
+            currency=currency,
+            reference=reference,
+        )
+
     async def pay(
         self,
         debtor: str,
@@ -176,14 +200,7 @@ class BankSim:
     ) -> TransferResult:
         """Order a transfer (a fresh end-to-end id unless given); raises `BankRefusedError` on a
         4xx; a rejection is a result with status `rejected`."""
-        order = TransferRequest(
-            end_to_end_id=end_to_end_id or f"T{uuid.uuid4().hex[:20]}",
-            debtor_account=debtor,
-            creditor_account=creditor,
-            amount=amount,
-            currency=currency,
-            reference=reference,
-        )
+        order = self.order(debtor, creditor, amount, currency, reference, end_to_end_id)
         result: TransferResult = await self._ok("POST", "/v1/transfers", TransferResult, order)
         return result
 

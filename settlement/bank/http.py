@@ -104,6 +104,12 @@ class HttpBank:
         path = f"/v1/accounts/{quote(account, safe='')}/statement"
         return await self._call("GET", path, _STATEMENT, params={"date": day.isoformat()})
 
+    async def __aenter__(self) -> HttpBank:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Release connections."""
         if self._session is not None:
