@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -27,20 +28,24 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from aiohttp import web
 
 from exchange.db.embedded import free_port
 from settlement.bank.messages import (
     BankAccount,
+    Notification,
     OpenAccount,
     Statement,
     TransferRequest,
     TransferResult,
 )
 from settlement.bank.port import BankRefusedError
+from settlement.bank.signing import HEADER, SignatureError, verify
 
 API_KEY = "bank-sim-test-key-0123456789"
 SECRET = "bank-sim-test-secret-0123456789"
 STARTUP_LIMIT = 20.0
+WAIT = 15.0
 
 
 class BankSim:
@@ -62,6 +67,7 @@ class BankSim:
         self.api_key = api_key
         self.secret = secret
         self.account_prefix = account_prefix
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.log = tmp_path / f"bank-sim-{self.port}.log"
         self._args = [sys.executable, "-m", "exchange", "bank-sim", "--port", str(self.port)]
         self._args += ["--account-prefix", account_prefix]
@@ -230,3 +236,53 @@ class BankSim:
         _, answer = await self.request("GET", "/v1/faults")
         faults: list[dict[str, Any]] = answer["faults"]
         return faults
+
+
+class Receiver:
+    """A stand-in for the center's notifications endpoint, on loopback: checks each signature,
+    records what arrives, and can answer 503 to the first few attempts."""
+
+    def __init__(self, secret: str = SECRET, fail_first: int = 0) -> None:
+        self.secret = secret.encode()
+        self.fail_first = fail_first
+        self.attempts = 0
+        self.received: list[Notification] = []
+        self.forged = 0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.attempts += 1
+        try:
+            verify(self.secret, body, request.headers.get(HEADER), int(time.time()))
+        except SignatureError:
+            self.forged += 1
+            return web.Response(status=401)
+        if self.attempts <= self.fail_first:
+            return web.Response(status=503)
+        self.received.append(msgspec.json.decode(body, type=Notification))
+        return web.Response(status=200)
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/bank/notifications", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1/bank/notifications"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def of(self, e2e: str) -> list[Notification]:
+        return [n for n in self.received if n.end_to_end_id == e2e]
+
+    async def wait_until(self, condition: Callable[[], bool], limit: float = WAIT) -> None:
+        deadline = time.monotonic() + limit
+        while not condition():
+            assert time.monotonic() < deadline, f"not within {limit} s: {self.received}"
+            await asyncio.sleep(0.02)

@@ -5,74 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import pytest
-from aiohttp import web
 
 from settlement.bank.http import HttpBank
-from settlement.bank.messages import Notification, NotificationType, TransferStatus
+from settlement.bank.messages import NotificationType, TransferStatus
 from settlement.bank.port import BankRefusedError, BankUnavailableError
-from settlement.bank.signing import HEADER, SignatureError, verify
 from settlement.money import parse_scaled
-from tests.banksim import API_KEY, SECRET, BankSim
+from tests.banksim import API_KEY, BankSim, Receiver
 
-WAIT = 15.0
 CENTER = "CENTER-EUR"
-
-
-class Receiver:
-    """The center's side of notifications, on loopback: checks each signature, records what
-    arrives, and can answer 503 to the first few attempts."""
-
-    def __init__(self, secret: str = SECRET, fail_first: int = 0) -> None:
-        self.secret = secret.encode()
-        self.fail_first = fail_first
-        self.attempts = 0
-        self.received: list[Notification] = []
-        self.forged = 0
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.attempts += 1
-        try:
-            verify(self.secret, body, request.headers.get(HEADER), int(time.time()))
-        except SignatureError:
-            self.forged += 1
-            return web.Response(status=401)
-        if self.attempts <= self.fail_first:
-            return web.Response(status=503)
-        self.received.append(msgspec.json.decode(body, type=Notification))
-        return web.Response(status=200)
-
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/bank/notifications", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1/bank/notifications"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def of(self, e2e: str) -> list[Notification]:
-        return [n for n in self.received if n.end_to_end_id == e2e]
-
-    async def wait_until(self, condition: Callable[[], bool], limit: float = WAIT) -> None:
-        deadline = time.monotonic() + limit
-        while not condition():
-            assert time.monotonic() < deadline, f"not within {limit} s: {self.received}"
-            await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="module")

@@ -124,14 +124,15 @@ class FaultPlan:
         return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") / 2**64
 
     def for_notification(self, notification: Notification) -> NotificationFaults:
-        """What happens to this notification. A lost one is sent in no form; a rejected payout
-        (nothing booked, so in no statement) is never lost."""
-        key = (notification.type.value, notification.end_to_end_id)
+        """What happens to this notification (see `for_event`)."""
+        return self.for_event(notification.type, notification.end_to_end_id)
+
+    def for_event(self, kind: NotificationType, end_to_end_id: str) -> NotificationFaults:
+        """What happens to the notification of this type about this transfer. A lost one is
+        sent in no form; a rejected payout (nothing booked, so in no statement) is never lost."""
+        key = (kind.value, end_to_end_id)
         rates = self.rates
-        if (
-            notification.type is not NotificationType.PAYOUT_REJECTED
-            and self._draw("lose", *key) < rates.lose
-        ):
+        if kind is not NotificationType.PAYOUT_REJECTED and self._draw("lose", *key) < rates.lose:
             return NotificationFaults(lose=True)
         delayed = self._draw("delay", *key) < rates.delay
         return NotificationFaults(

@@ -52,7 +52,7 @@ class Notifier:
         self._max_backoff = max_backoff
         self._reorder_window = reorder_window
         self._queue: asyncio.Queue[Notification] = asyncio.Queue()
-        self._held: Notification | None = None
+        self._held: list[Notification] = []
         self._held_timer: asyncio.TimerHandle | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,7 +88,7 @@ class Notifier:
             copies = [notification] * (2 if faults.duplicate else 1)
             if faults.delay > 0:
                 self._spawn(self._later(copies, faults.delay))
-            elif faults.reorder and self._held is None:
+            elif faults.reorder and not self._held:
                 self._hold(copies)
             else:
                 self._enqueue(copies)
@@ -99,17 +99,15 @@ class Notifier:
         self._release()
 
     def _hold(self, copies: list[Notification]) -> None:
-        """Keep the first copy back until the next notification has been queued."""
-        self._held = copies[0]
-        for copy in copies[1:]:
-            self._queue.put_nowait(copy)
+        """Keep a notification back until the next one has been queued (or a moment passed)."""
+        self._held = copies
         loop = asyncio.get_running_loop()
         self._held_timer = loop.call_later(self._reorder_window, self._release)
 
     def _release(self) -> None:
-        if self._held is not None:
-            self._queue.put_nowait(self._held)
-            self._held = None
+        for copy in self._held:
+            self._queue.put_nowait(copy)
+        self._held = []
         if self._held_timer is not None:
             self._held_timer.cancel()
             self._held_timer = None
