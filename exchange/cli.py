@@ -206,6 +206,8 @@ def bank_sim(
     from settlement.bank.simulator.faults import parse_rates
     from settlement.bank.simulator.run import new_instance, serve
 
+    if notify_url and not notify_url.startswith(("http://", "https://")):
+        raise click.ClickException("--notify-url must be an http:// or https:// URL")
     if notify_url and not secret:
         raise click.ClickException("--notify-url needs --secret (or BANK_SIM_SECRET)")
     try:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from click.testing import CliRunner
 
+from exchange.cli import main
 from settlement.bank.http import HttpBank
 from settlement.bank.messages import NotificationType, TransferStatus
 from settlement.bank.port import BankRefusedError, BankUnavailableError
@@ -223,11 +225,29 @@ async def test_http_bank_refusals_and_unavailability(bank: BankSim) -> None:
         await nowhere.close()
 
 
-async def test_bank_sim_stops_on_sigint(tmp_path: Path) -> None:
-    bank = BankSim(tmp_path)
-    await bank.start()
-    assert bank.process is not None
-    bank.process.send_signal(signal.SIGINT)
-    assert await asyncio.to_thread(bank.process.wait, 15) == 0
-    await bank.stop()
-    assert f"listening on {bank.url}" in bank.log.read_text()
+async def test_bank_sim_stops_on_sigint_and_sigterm(tmp_path: Path) -> None:
+    interrupted = BankSim(tmp_path)
+    await interrupted.start()
+    assert interrupted.process is not None
+    interrupted.process.send_signal(signal.SIGINT)
+    assert await asyncio.to_thread(interrupted.process.wait, 15) == 0
+    await interrupted.stop()
+    assert f"listening on {interrupted.url}" in interrupted.log.read_text()
+    terminated = BankSim(tmp_path)
+    await terminated.start()
+    assert await terminated.stop() == 0  # SIGTERM
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--notify-url", "http://127.0.0.1:1/n"], "needs --secret"),
+        (["--notify-url", "ftp://x", "--secret", "s" * 20], "http:// or https://"),
+        (["--faults", "1", "--fault-rates", "lose=2"], "--fault-rates"),
+    ],
+)
+def test_bank_sim_refuses_unclear_options(args: list[str], message: str) -> None:
+    runner = CliRunner(env={"BANK_SIM_SECRET": None, "BANK_SIM_API_KEY": "k"})
+    result = runner.invoke(main, ["bank-sim", *args])
+    assert result.exit_code == 1
+    assert message in result.output
