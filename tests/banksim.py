@@ -8,7 +8,9 @@
     finally:
         await bank.stop()
 
-or `async with BankSim(...) as bank:`. The simulator's API is in docs/payments.md.
+or `async with BankSim(...) as bank:`. `bank.url` is known from construction on, so a center
+can be configured with it first; `bank.notify_url` may be set until `start()`. The simulator's
+API is in docs/payments.md.
 """
 
 from __future__ import annotations
@@ -69,21 +71,24 @@ class BankSim:
         self.account_prefix = account_prefix
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.log = tmp_path / f"bank-sim-{self.port}.log"
-        self._args = [sys.executable, "-m", "exchange", "bank-sim", "--port", str(self.port)]
-        self._args += ["--account-prefix", account_prefix]
-        if notify_url is not None:
-            self._args += ["--notify-url", notify_url]
-        if faults is not None:
-            self._args += ["--faults", str(faults)]
-        if fault_rates is not None:
-            self._args += ["--fault-rates", fault_rates]
+        self.notify_url = notify_url  # may be set after construction, before start()
+        self.fault_seed = faults
+        self.fault_rates = fault_rates
         self.process: subprocess.Popen[bytes] | None = None
         self._http: aiohttp.ClientSession | None = None
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-m", "exchange", "bank-sim", "--port", str(self.port)]
+        args += ["--account-prefix", self.account_prefix]
+        if self.notify_url is not None:
+            args += ["--notify-url", self.notify_url]
+        if self.fault_seed is not None:
+            args += ["--faults", str(self.fault_seed)]
+        if self.fault_rates is not None:
+            args += ["--fault-rates", self.fault_rates]
         env = {**os.environ, "BANK_SIM_API_KEY": self.api_key, "BANK_SIM_SECRET": self.secret}
         with self.log.open("wb") as out:
-            return subprocess.Popen(self._args, env=env, stdout=out, stderr=subprocess.STDOUT)
+            return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     async def start(self) -> None:
         """Start the process and wait until `/healthz` answers."""
@@ -230,6 +235,17 @@ class BankSim:
         path = f"/v1/accounts/{number}/statement?date={day.isoformat()}"
         result: Statement = await self._ok("GET", path, Statement)
         return result
+
+    async def wait_delivered(self, limit: float = WAIT) -> dict[str, int]:
+        """Wait until every notification so far was delivered or given up on (and every planned
+        return happened); returns the delivery counts."""
+        deadline = time.monotonic() + limit
+        while True:
+            _, counts = await self.request("GET", "/v1/notifications")
+            if counts["pending"] == 0 and counts["planned_returns"] == 0:
+                return dict(counts)
+            assert time.monotonic() < deadline, f"still delivering after {limit} s: {counts}"
+            await asyncio.sleep(0.02)
 
     async def faults(self) -> list[dict[str, Any]]:
         """The faults the simulator produced so far (fault mode)."""

@@ -181,9 +181,10 @@ async def test_notifications_are_retried_until_the_center_answers(tmp_path: Path
             buyer = await bank.open_account("Patient Buyer", "EUR", "10.00")
             for n in range(3):
                 await bank.pay(buyer, CENTER, "1.00", "EUR", "RF18C1", end_to_end_id=f"R-{n}")
-            await receiver.wait_until(lambda: len(receiver.received) == 3)
+            counts = await bank.wait_delivered()
     finally:
         await receiver.stop()
+    assert (counts["delivered"], counts["abandoned"]) == (3, 0)
     assert receiver.attempts == 6
     assert [n.end_to_end_id for n in receiver.received] == ["R-0", "R-1", "R-2"]
 

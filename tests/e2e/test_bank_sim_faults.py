@@ -43,9 +43,11 @@ async def run_credits(tmp_path: Path) -> tuple[Receiver, list[tuple[str, str, st
             buyer = await bank.open_account("Chaos Buyer", "EUR", "1000.00")
             for e2e in IDS:
                 await bank.pay(buyer, CENTER, "1.00", "EUR", "RF18C1", end_to_end_id=e2e)
+            counts = await bank.wait_delivered()
             await receiver.wait_until(
                 lambda: all(len(receiver.of(e)) == n for e, n in expected.items())
             )
+            assert counts["delivered"] == sum(expected.values()) == len(receiver.received)
             faults = sorted(
                 (f["fault"], f["end_to_end_id"], f["type"]) for f in await bank.faults()
             )
@@ -119,6 +121,7 @@ async def test_timeout_after_execution_and_returned_payout(tmp_path: Path) -> No
                     await adapter.transfer(payout)
                 settled = await adapter.transfer(payout)
                 assert settled.status is TransferStatus.EXECUTED
+            assert (await bank.wait_delivered())["delivered"] == 3
             await receiver.wait_until(lambda: len(receiver.of("WD-1")) == 2)
             assert (await bank.transfer("WD-1")).status is TransferStatus.RETURNED
             assert await bank.balance(CENTER) == "60.00"

@@ -185,6 +185,21 @@ async def faults(request: web.Request) -> web.Response:
     return _json({"seed": sim.config.fault_seed, "faults": sim.faults})
 
 
+async def deliveries(request: web.Request) -> web.Response:
+    """How far delivery has got: `pending` copies (queued, held, delayed, being sent) and
+    `planned_returns` (fault mode) are still to come (administration)."""
+    sim = request.app[SIM]
+    notifier = sim.notifier
+    return _json(
+        {
+            "pending": notifier.pending if notifier else 0,
+            "delivered": notifier.delivered if notifier else 0,
+            "abandoned": notifier.abandoned if notifier else 0,
+            "planned_returns": len(sim.tasks),
+        }
+    )
+
+
 def _spawn(sim: Simulator, coroutine: Any) -> None:
     task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
     sim.tasks.add(task)
@@ -242,4 +257,5 @@ def create_app(config: SimConfig, clock: Clock = system_clock) -> web.Applicatio
     app.router.add_get("/v1/transfers/{end_to_end_id}", get_transfer)
     app.router.add_post("/v1/transfers/{end_to_end_id}/return", return_transfer)
     app.router.add_get("/v1/faults", faults)
+    app.router.add_get("/v1/notifications", deliveries)
     return app

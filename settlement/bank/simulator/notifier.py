@@ -56,6 +56,7 @@ class Notifier:
         self._held_timer: asyncio.TimerHandle | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.pending = 0  # copies queued, held, delayed or being sent
         self.delivered = 0
         self.abandoned = 0
 
@@ -86,6 +87,7 @@ class Notifier:
             if faults.lose:
                 continue
             copies = [notification] * (2 if faults.duplicate else 1)
+            self.pending += len(copies)
             if faults.delay > 0:
                 self._spawn(self._later(copies, faults.delay))
             elif faults.reorder and not self._held:
@@ -122,6 +124,12 @@ class Notifier:
             await self._deliver(notification)
 
     async def _deliver(self, notification: Notification) -> None:
+        try:
+            await self._attempts(notification)
+        finally:
+            self.pending -= 1
+
+    async def _attempts(self, notification: Notification) -> None:
         body = _ENCODER.encode(notification)
         deadline = time.monotonic() + self._give_up_after
         backoff = self._first_backoff
