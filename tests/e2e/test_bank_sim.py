@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from aiohttp import web
 from click.testing import CliRunner
 
 from exchange.cli import main
@@ -252,3 +253,34 @@ def test_bank_sim_refuses_unclear_options(args: list[str], message: str) -> None
     result = runner.invoke(main, ["bank-sim", *args])
     assert result.exit_code == 1
     assert message in result.output
+
+
+async def test_http_bank_reads_5xx_and_garbage_as_unknown_outcomes() -> None:
+    answers = {
+        "/v1/transfers": web.Response(status=503, text="busy"),
+        "/v1/accounts/A/statement": web.Response(status=200, text="not json"),
+        "/v1/accounts/B/statement": web.Response(status=400, text="<html>bad</html>"),
+    }
+
+    async def answer(request: web.Request) -> web.Response:
+        return answers[request.path]
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with HttpBank(url, API_KEY) as adapter:
+            order = BankSim.order("A", "B", "1.00", "EUR", "RF18C1", "X-1")
+            with pytest.raises(BankUnavailableError, match="503"):
+                await adapter.transfer(order)
+            with pytest.raises(BankUnavailableError, match="unreadable"):
+                await adapter.statement("A", today().date())
+            with pytest.raises(BankRefusedError) as refused:
+                await adapter.statement("B", today().date())
+    finally:
+        await runner.cleanup()
+    assert (refused.value.status, refused.value.code) == (400, "HTTP_400")
+    assert "bad" in refused.value.detail
