@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 
 from settlement.bank.messages import (
     BankAccount,
@@ -343,10 +343,8 @@ class BankState:
     def statement(self, number: str, day: date) -> Statement:
         """The account's bookings of one UTC day, between its opening and closing balance."""
         account = self._account(number)
-        start = datetime.combine(day, time(), UTC)
-        end = start + timedelta(days=1)
-        opening = account.initial + sum(b.amount for b in account.bookings if b.booked_at < start)
-        entries = [b for b in account.bookings if start <= b.booked_at < end]
+        opening = account.initial + sum(b.amount for b in account.bookings if _day(b) < day)
+        entries = [b for b in account.bookings if _day(b) == day]
         closing = opening + sum(b.amount for b in entries)
         scale = CURRENCY_EXPONENTS[account.currency]
         return Statement(
@@ -383,6 +381,10 @@ def _amount(text: str, currency: str, *, allow_zero: bool) -> int:
     if value == 0 and not allow_zero:
         raise InvalidError("INVALID_AMOUNT", "the amount must be more than zero")
     return value
+
+
+def _day(booking: Booking) -> date:
+    return booking.booked_at.astimezone(UTC).date()
 
 
 def _view(account: Account) -> BankAccount:

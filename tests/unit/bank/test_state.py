@@ -245,6 +245,8 @@ def test_statement_of_a_day(bank: BankState) -> None:
     assert buyer_day.opening_balance == "950.00"
     assert buyer_day.closing_balance == "650.00"
     assert bank.statement(CENTER, date(2026, 11, 25)).opening_balance == "351.00"
+    assert bank.statement(CENTER, date.max).closing_balance == "351.00"
+    assert bank.statement(CENTER, date.min).closing_balance == "0.00"
 
 
 def test_event_ids_match_the_notifications(bank: BankState) -> None:
