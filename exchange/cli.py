@@ -175,3 +175,53 @@ def verify_contracts() -> None:
     verdict = "all verified" if not findings else f"{len(findings)} problem(s)"
     click.echo(f"{checked} contract(s) checked: {verdict}")
     sys.exit(1 if findings else 0)
+
+
+@main.command("bank-sim")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option("--port", type=int, default=8090, show_default=True, help="Port to listen on")
+@click.option("--api-key", envvar="BANK_SIM_API_KEY", required=True, help="[BANK_SIM_API_KEY]")
+@click.option(
+    "--secret",
+    envvar="BANK_SIM_SECRET",
+    default=None,
+    help="Notification secret shared with the center's EXCHANGE_BANK_SECRET [BANK_SIM_SECRET]",
+)
+@click.option("--notify-url", default=None, help="Where to POST notifications (the center's)")
+@click.option("--account-prefix", default="CENTER-", show_default=True)
+@click.option("--faults", "seed", type=int, default=None, help="Fault mode with this seed")
+@click.option("--fault-rates", default=None, help="e.g. lose=0.1,duplicate=0.2,delay_seconds=1")
+def bank_sim(
+    host: str,
+    port: int,
+    api_key: str,
+    secret: str | None,
+    notify_url: str | None,
+    account_prefix: str,
+    seed: int | None,
+    fault_rates: str | None,
+) -> None:
+    """Run the designated bank's simulator (docs/payments.md)."""
+    from settlement.bank.simulator.app import SimConfig
+    from settlement.bank.simulator.faults import parse_rates
+    from settlement.bank.simulator.run import new_instance, serve
+
+    if notify_url and not notify_url.startswith(("http://", "https://")):
+        raise click.ClickException("--notify-url must be an http:// or https:// URL")
+    if notify_url and not secret:
+        raise click.ClickException("--notify-url needs --secret (or BANK_SIM_SECRET)")
+    try:
+        rates = parse_rates(fault_rates)
+    except ValueError as exc:
+        raise click.ClickException(f"--fault-rates: {exc}") from None
+    config = SimConfig(
+        api_key=api_key,
+        instance=new_instance(),
+        secret=secret.encode() if secret else None,
+        notify_url=notify_url,
+        account_prefix=account_prefix,
+        fault_seed=seed,
+        fault_rates=rates,
+    )
+    configure_logging("INFO")
+    asyncio.run(serve(config, host, port))
