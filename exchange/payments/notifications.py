@@ -38,6 +38,7 @@ R = NotificationResult
 SOURCES = ("notification", "statement")
 log = structlog.get_logger("exchange.payments")
 _DECODE_OUTCOME = msgspec.json.Decoder(NotificationOutcome)
+_LONGEST = {"event_id": 200, "bank_reference": 200}  # keys of indexes: bounded
 _TEXT_FIELDS = (
     "event_id", "account", "bank_reference", "end_to_end_id", "currency", "reference",
     "counterparty_account", "counterparty_name", "reason",
@@ -50,6 +51,10 @@ def amount_of(notification: Notification) -> int:
         value = getattr(notification, name)
         if value is not None and not is_text(value):
             raise invalid_field("INVALID_TEXT", name, "text may not contain NUL")
+        if value is not None and len(value) > _LONGEST.get(name, 1000):
+            raise invalid_field("INVALID_TEXT", name, f"at most {_LONGEST.get(name, 1000)} long")
+    if not notification.event_id:
+        raise invalid_field("INVALID_TEXT", "event_id", "must not be empty")
     if notification.occurred_at.tzinfo is None:
         raise invalid_field("INVALID_TIME", "occurred_at", "must carry a UTC offset")
     try:

@@ -148,17 +148,23 @@ async def test_a_mistyped_reference_goes_to_suspense_for_operators(operator, clo
     good = deposit_reference(pid)
     mistyped = good[:-1] + ("1" if good[-1] != "1" else "2")  # check digits now fail
     before = await center_balance(operator)
+    desk = await connect(operator)
+    await desk.subscribe({"name": "user"})
+    await desk.next("user_snapshot")
 
     reply = await notify(
         buyer.http, buyer.base_url, BANK_SECRET, clock, credit("250.00", mistyped, clock)
     )
     after = await center_balance(operator)
+    told = await desk.next("money")
+    await desk.ws.close()
 
     assert reply.status == 200, reply.body
     assert reply.body["result"] == "suspense"
     assert "participant_id" not in reply.body
     assert (await balance(buyer))["available"] == "0.00"
     assert _minor(after["suspense"]) - _minor(before["suspense"]) == 25000
+    assert (told["event"], told["amount"], told["reference"]) == ("suspense", "250.00", mistyped)
 
 
 async def test_unknown_participants_and_contracts_go_to_suspense(operator, clock, http, base_url):
@@ -185,13 +191,17 @@ async def test_a_notification_for_another_account_is_a_422_that_changes_nothing(
     wrong = credit("5.00", deposit_reference(pid), clock, account="CENTER-USD")
     odd = credit("5.001", deposit_reference(pid), clock)
     unknown = credit("5.00", deposit_reference(pid), clock, currency="XXX", account="CENTER-XXX")
+    long_id = credit("5.00", deposit_reference(pid), clock, event_id="e" * 201)
 
-    replies = [await notify(http, base_url, BANK_SECRET, clock, b) for b in (wrong, odd, unknown)]
+    replies = [
+        await notify(http, base_url, BANK_SECRET, clock, b) for b in (wrong, odd, unknown, long_id)
+    ]
     bad_json = await notify(http, base_url, BANK_SECRET, clock, b"{not json")
     missing = await notify(http, base_url, BANK_SECRET, clock, {"event_id": "x"})
 
     assert [(r.status, r.body["code"]) for r in replies] == [
         (422, "UNKNOWN_ACCOUNT"), (422, "INVALID_AMOUNT"), (422, "INVALID_AMOUNT"),
+        (422, "INVALID_TEXT"),
     ]  # fmt: skip
     assert (bad_json.status, missing.status) == (400, 422)
     for b in (wrong, odd, unknown):

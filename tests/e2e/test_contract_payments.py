@@ -217,3 +217,19 @@ async def test_accounts_and_entries_are_private_but_operators_see_them(operator,
     assert [e["amount"] for e in seen_entries.body["data"]] == ["64.00"]
     assert (nobody.status, nobody.code) == (404, "UNKNOWN_PARTICIPANT")
     assert center.status == 403
+
+
+async def test_a_credit_in_another_currency_stays_in_the_buyers_funds_in_that_currency(
+    operator, clock
+):
+    desk = await _desk(operator)
+    buyer = desk["buyer_api"]
+    made = await contract(buyer, desk["supplier_api"], desk["code"], 90)  # EUR
+    body = credit("90.00", made["payment_reference"], clock, currency="USD", account="CENTER-USD")
+
+    reply = await notify(buyer.http, buyer.base_url, BANK_SECRET, clock, body)
+
+    assert (reply.body["result"], reply.body["left_available"]) == ("currency_mismatch", "90.00")
+    assert (await balance(buyer, "USD"))["available"] == "90.00"
+    assert (await balance(buyer, "EUR"))["in_escrow"] == "0.00"
+    assert (await _contract_now(buyer, made["id"]))["status"] == "awaiting_payment"
