@@ -8,7 +8,10 @@ from datetime import timedelta
 import asyncpg
 import msgspec
 
+from exchange.payments.notices import Notices
+from exchange.payments.notifications import apply_notification
 from exchange.payments.references import creditor_reference, deposit_reference
+from settlement.bank.messages import Notification
 from settlement.bank.signing import sign
 from tests.conftest import settings_for, start_app
 from tests.e2e.test_ws_market import connect
@@ -247,3 +250,26 @@ async def test_a_deposit_reaches_the_participant_on_its_user_channel(operator, c
 def _minor(text: str) -> int:
     sign = -1 if text.startswith("-") else 1
     return sign * int(text.lstrip("-").replace(".", ""))
+
+
+async def test_a_notification_recovered_from_a_statement_applies_once_like_any_other(
+    operator, clock, http, base_url, db
+):
+    pid, buyer = await _buyer(operator)
+    body = credit("33.00", deposit_reference(pid), clock)
+    raw = msgspec.json.encode(body)
+    notices = Notices()
+
+    async with db.transaction():
+        recovered = await apply_notification(
+            db, msgspec.json.decode(raw, type=Notification), raw, "statement", clock.now(), notices
+        )
+    late = await notify(http, base_url, BANK_SECRET, clock, raw)  # the lost one, after all
+
+    assert (recovered.result, recovered.source, recovered.participant_id) == (
+        "deposited", "statement", pid
+    )  # fmt: skip
+    assert [fields["event"] for _, fields in notices.pending] == ["deposit"]
+    assert late.status == 200
+    assert late.body == msgspec.to_builtins(recovered)
+    assert (await balance(buyer))["available"] == "33.00"

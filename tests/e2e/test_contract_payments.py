@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from exchange.payments.accounts import available_account, center_account
+from exchange.payments.money import Move, move
+from settlement.ledger import AccountKind, Cause, TransferFlags
 from tests.e2e.test_ws_market import connect
 from tests.factories import Api
 from tests.payments_support import (  # noqa: F401
@@ -233,3 +236,30 @@ async def test_a_credit_in_another_currency_stays_in_the_buyers_funds_in_that_cu
     assert (await balance(buyer, "USD"))["available"] == "90.00"
     assert (await balance(buyer, "EUR"))["in_escrow"] == "0.00"
     assert (await _contract_now(buyer, made["id"]))["status"] == "awaiting_payment"
+
+
+async def test_funds_held_for_a_payout_show_as_reserved_and_pending_until_voided(
+    operator, clock, db
+):
+    desk = await _desk(operator)
+    buyer, pid = desk["buyer_api"], desk["buyer"]["id"]
+    await deposit(buyer, clock, pid, "100.00")
+    async with db.transaction():  # as a withdrawal holds its amount (docs/payments.md)
+        funds = await available_account(db, pid, "EUR")
+        out = await center_account(db, AccountKind.WITHDRAWALS, "EUR")
+        cause = Cause(kind="withdrawal", reference="test")
+        [hold] = await move(db, "EUR", [Move(funds, out, 3000, cause, TransferFlags.PENDING)])
+
+    held = await balance(buyer)
+    [pending, _] = (await buyer.get("/v1/accounts/entries")).body["data"]
+    async with db.transaction():
+        await move(db, "EUR", [Move(funds, out, 0, cause, TransferFlags.VOID_PENDING, hold.id)])
+    released = await balance(buyer)
+    [voided, _] = (await buyer.get("/v1/accounts/entries")).body["data"]
+
+    assert (held["available"], held["reserved"]) == ("70.00", "30.00")
+    assert (pending["amount"], pending["status"], pending["cause"]) == (
+        "-30.00", "pending", "withdrawal"
+    )  # fmt: skip
+    assert (released["available"], released["reserved"]) == ("100.00", "0.00")
+    assert (voided["id"], voided["status"]) == (pending["id"], "voided")
