@@ -51,6 +51,15 @@ async def lock_contract(conn: Conn, contract_id: int) -> asyncpg.Record | None:
     )
 
 
+async def lock_accounts(conn: Conn, accounts: list[AccountId]) -> None:
+    """Lock ledger accounts in id order, as `ledger_store` does: a flow that moves money in
+    several steps takes every account up front, so it never waits holding some of them."""
+    await conn.execute(
+        "SELECT 1 FROM ledger_accounts WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE",
+        accounts,
+    )
+
+
 def refusal(row: Any, now: datetime) -> NotAwaitingPaymentError | PaymentWindowClosedError | None:
     """Why the contract takes no payment now, or None if it does."""
     contract_id, status = row["id"], row["status"]

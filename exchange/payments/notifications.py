@@ -24,7 +24,7 @@ from exchange.errors import invalid_field
 from exchange.messages.contracts import ContractStatus
 from exchange.messages.payments import NotificationOutcome, NotificationResult
 from exchange.payments import contract_payments, money
-from exchange.payments.accounts import available_account, center_account
+from exchange.payments.accounts import available_account, center_account, escrow_account
 from exchange.payments.money import Move
 from exchange.payments.notices import Notices
 from exchange.payments.references import payee_of
@@ -121,9 +121,11 @@ class _Credit:
         if row is None:
             return await self.suspense(conn, f"no contract {contract_id}")
         buyer = row["buyer_id"]
+        problem = contract_payments.refusal(row, self.now)
+        if problem is None and row["currency"] == self.n.currency:
+            await self._lock_all(conn, row)
         await self.into_available(conn, buyer)
         found: dict[str, Any] = {"participant_id": buyer, "contract_id": contract_id}
-        problem = contract_payments.refusal(row, self.now)
         if row["currency"] != self.n.currency:
             kept = R.CURRENCY_MISMATCH, f"the contract is in {row['currency']}"
         elif problem is not None:
@@ -142,6 +144,19 @@ class _Credit:
         return found | {
             "result": kept[0], "left_available": self.money(self.amount), "detail": kept[1],
         }  # fmt: skip
+
+    async def _lock_all(self, conn: Conn, row: Any) -> None:
+        """The credit and the settlement move money in two steps: take every account first."""
+        currency = self.n.currency
+        await contract_payments.lock_accounts(
+            conn,
+            [
+                await center_account(conn, AccountKind.CLEARING, currency),
+                await available_account(conn, row["buyer_id"], currency),
+                await escrow_account(conn, row["commodity_id"], row["id"], currency),
+                await available_account(conn, row["seller_id"], currency),
+            ],
+        )
 
     async def _settle(self, conn: Conn, row: Any) -> dict[str, Any]:
         settled = await contract_payments.settle(

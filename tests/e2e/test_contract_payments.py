@@ -3,10 +3,12 @@ contract no longer awaiting payment; the accounts views and their privacy."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from exchange.payments.accounts import available_account, center_account
 from exchange.payments.money import Move, move
+from exchange.payments.references import deposit_reference
 from settlement.ledger import AccountKind, Cause, TransferFlags
 from tests.e2e.test_ws_market import connect
 from tests.factories import Api
@@ -263,3 +265,23 @@ async def test_funds_held_for_a_payout_show_as_reserved_and_pending_until_voided
     )  # fmt: skip
     assert (released["available"], released["reserved"]) == ("100.00", "0.00")
     assert (voided["id"], voided["status"]) == (pending["id"], "voided")
+
+
+async def test_concurrent_credits_and_deposits_fund_the_contract_once(operator, clock):
+    desk = await _desk(operator)
+    buyer, pid = desk["buyer_api"], desk["buyer"]["id"]
+    made = await contract(buyer, desk["supplier_api"], desk["code"], 100)  # 100.00
+    bodies = [credit("10.00", made["payment_reference"], clock) for _ in range(10)]
+    bodies += [credit("1.00", deposit_reference(pid), clock) for _ in range(10)]
+
+    replies = await asyncio.gather(
+        *(notify(buyer.http, buyer.base_url, BANK_SECRET, clock, body) for body in bodies)
+    )
+
+    assert {r.status for r in replies} == {200}, [r.body for r in replies]
+    assert [r.body["result"] for r in replies[:10]].count("funded") == 1
+    after = await _contract_now(buyer, made["id"])
+    assert (after["status"], after["paid"]) == ("funded", "100.00")
+    assert await balance(buyer) == {
+        "currency": "EUR", "available": "10.00", "in_escrow": "100.00", "reserved": "0.00",
+    }  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tests.e2e.test_ws_market import connect
 from tests.payments_support import (  # noqa: F401
     BANK_SECRET,
     balance,
@@ -30,6 +31,9 @@ async def test_a_late_payment_within_grace_pays_the_penalty_to_the_supplier(oper
     made = await contract(buyer_api, supplier_api, code, 1000, 2)  # 2000.00
     by_bank = await contract(buyer_api, supplier_api, code, 100)  # 100.00
     clock.set(_at(made["payment_due_at"]) + timedelta(hours=25))  # two started days late
+    sock = await connect(supplier_api)
+    await sock.subscribe({"name": "user"})
+    await sock.next("user_snapshot")
     await deposit(buyer_api, clock, buyer["id"], "2001.99")  # penalty 2.00: 0.01 short
 
     short = await buyer_api.post(f"/v1/contracts/{made['id']}/pay")
@@ -53,6 +57,11 @@ async def test_a_late_payment_within_grace_pays_the_penalty_to_the_supplier(oper
     assert (underpaid.body["result"], underpaid.body["still_due"]) == ("underpaid", "0.10")
     assert (completed.body["result"], completed.body["late_penalty"]) == ("funded", "0.10")
     assert (await balance(supplier_api))["available"] == "2.10"
+    told = await sock.next("money", skipping=("heartbeat", "user", "contract"))
+    assert (told["event"], told["amount"], told["contract_id"]) == (
+        "late_penalty", "2.00", made["id"]
+    )  # fmt: skip
+    await sock.ws.close()
     assert await balance(buyer_api) == {
         "currency": "EUR", "available": "0.00", "in_escrow": "2100.00", "reserved": "0.00",
     }  # fmt: skip
