@@ -273,3 +273,20 @@ async def test_a_notification_recovered_from_a_statement_applies_once_like_any_o
     assert late.status == 200
     assert late.body == msgspec.to_builtins(recovered)
     assert (await balance(buyer))["available"] == "33.00"
+
+
+async def test_a_payout_notification_for_no_known_withdrawal_is_recorded_and_moves_nothing(
+    operator, clock, http, base_url, db
+):
+    before = await center_balance(operator)
+    body = credit("12.00", creditor_reference("W1"), clock, type="payout_settled")
+
+    first = await notify(http, base_url, BANK_SECRET, clock, body)
+    again = await notify(http, base_url, BANK_SECRET, clock, body)
+
+    assert (first.status, first.body["result"], first.body["type"]) == (
+        200, "unknown_withdrawal", "payout_settled"
+    )  # fmt: skip
+    assert again.body == first.body
+    assert await _events(db, body["event_id"]) == 1
+    assert await center_balance(operator) == before
