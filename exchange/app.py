@@ -12,7 +12,18 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from exchange.api import contracts, market, ops, orders, participants, reference, ws
+from exchange.api import (
+    accounts,
+    bank,
+    contracts,
+    market,
+    ops,
+    orders,
+    participants,
+    payments,
+    reference,
+    ws,
+)
 from exchange.api.endpoint import Endpoint, add_routes
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
@@ -53,7 +64,9 @@ POOL_CLOSE_TIMEOUT = 3.0  # then connections still in use are terminated
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
-    for module in (ops, participants, reference, orders, market, ws, contracts):
+    for module in (
+        ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
+    ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
 

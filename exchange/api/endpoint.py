@@ -133,12 +133,16 @@ class Endpoint:
     content_type: str
     declared: bool = False  # an access rule was given: public, roles or ANY_PARTICIPANT
     owned: Owned | None = None
+    # no API key: the handler checks a signature on the raw body, then decodes `body` itself
+    signed: bool = False
 
     def error_statuses(self) -> list[int]:
         """Every error status this endpoint can answer with."""
         statuses = set(self.errors) | {500}
         if not self.public:
             statuses |= {401, 403, 429, 503}  # 503: starting, or the database is away
+        if self.signed:
+            statuses |= {401, 503}
         if self.body is not None or self.query is not None:
             statuses |= {400, 422}
         if self.body is not None:
@@ -164,6 +168,7 @@ class Routes:
         roles: Iterable[Role] | Anyone | None = None,
         public: bool = False,
         owned: Owned | None = None,
+        signed: bool = False,
         body: Any = None,
         query: Any = None,
         response: Any = None,
@@ -183,6 +188,7 @@ class Routes:
                     public=public,
                     declared=public or roles is not None,
                     owned=owned,
+                    signed=signed,
                     body=body,
                     query=query,
                     response=response,
@@ -206,10 +212,15 @@ def validation_error(exc: msgspec.ValidationError) -> UnprocessableError:
 
 
 def _decode_body(endpoint: Endpoint, raw: bytes) -> Any:
+    return decode_json(raw, endpoint.body)
+
+
+def decode_json(raw: bytes, kind: Any) -> Any:
+    """A request body as `kind`: 400 if it is not JSON, 422 naming the field if it does not fit."""
     if not raw:
         raw = b"{}"
     try:
-        body = msgspec.json.decode(raw, type=endpoint.body)
+        body = msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
         # fields whose schema forbids NUL refuse it here: the same answer as everywhere else
         raise _nul_text() if _holds_nul(raw) else validation_error(exc) from None
@@ -300,16 +311,17 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
     """The aiohttp handler that authenticates, decodes, calls and encodes."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if not endpoint.public and not request.app[LIFECYCLE].started:
+        needs_database = not endpoint.public or endpoint.signed
+        if needs_database and not request.app[LIFECYCLE].started:
             raise UnavailableError(
                 "the center is starting; retry shortly",
                 code="STARTING",
             )
-        if not endpoint.public and not request.app[DB_HEALTH].available:
+        if needs_database and not request.app[DB_HEALTH].available:
             raise DatabaseUnavailableError()
         principal = None if endpoint.public else await _authorise(endpoint, request)
         body = None
-        if endpoint.body is not None:
+        if endpoint.body is not None and not endpoint.signed:
             body = _decode_body(endpoint, await request.read())
         query = _decode_query(endpoint, request) if endpoint.query is not None else None
         result = await endpoint.handler(Context(request, principal, body, query))

@@ -36,6 +36,7 @@ _ACCOUNT_COLUMNS = """id, currency, kind, limited, debits_pending, debits_posted
                       credits_pending, credits_posted"""
 _TRANSFER_COLUMNS = """id, debit_account_id, credit_account_id, amount, currency, flags,
                        pending_id, cause_kind, cause_reference, submitted"""
+_VOID = int(TransferFlags.VOID_PENDING)
 _ATTEMPTS = 5  # a concurrent batch may record the same id first: then read again
 
 
@@ -237,13 +238,16 @@ async def trial_balance(conn: Conn) -> TrialBalance:
                       AS least, (SELECT count(*) FROM ledger_transfers) AS transfers
              FROM ledger_accounts"""
     )
+    # a void records the amount it released, but moves nothing posted: it does not count
     unlike = await conn.fetch(
-        """SELECT a.id FROM ledger_accounts a
+        f"""SELECT a.id FROM ledger_accounts a
             WHERE a.credits_posted - a.debits_posted <>
                   coalesce((SELECT sum(amount) FROM ledger_transfers t
-                             WHERE t.credit_account_id = a.id AND NOT t.pending), 0)
+                             WHERE t.credit_account_id = a.id AND NOT t.pending
+                               AND t.flags & {_VOID} = 0), 0)
                 - coalesce((SELECT sum(amount) FROM ledger_transfers t
-                             WHERE t.debit_account_id = a.id AND NOT t.pending), 0)
+                             WHERE t.debit_account_id = a.id AND NOT t.pending
+                               AND t.flags & {_VOID} = 0), 0)
             ORDER BY a.id"""
     )
     assert totals is not None

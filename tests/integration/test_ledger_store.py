@@ -181,3 +181,18 @@ async def test_transfers_cannot_be_changed_or_removed_and_a_hold_resolves_once(p
         amount = await conn.fetchval("SELECT amount FROM ledger_transfers WHERE id = $1", moved.id)
 
     assert amount == 10
+
+
+async def test_the_trial_balance_holds_after_a_hold_is_voided(pool):
+    fund = _t(BANK, TRADERS[0], 500)
+    hold = _t(TRADERS[0], TRADERS[1], 200, TransferFlags.PENDING)
+    async with pool.acquire() as conn:
+        assert {o.result for o in await ledger_store.execute(conn, [fund, hold])} == {Result.OK}
+        [void] = await ledger_store.execute(
+            conn, [_t(0, 0, 0, TransferFlags.VOID_PENDING, pending=hold.id)]
+        )
+        found = await ledger_store.trial_balance(conn)
+
+    assert void.result is Result.OK
+    assert found.unlike_transfers == []  # a void records an amount but posts nothing
+    assert found.holds

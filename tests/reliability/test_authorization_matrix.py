@@ -74,6 +74,12 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/contracts/{contract_id}/reject"): ("operator", None),
     ("GET", "/v1/contracts/{contract_id}/verification"): ("any", "contract_id+ops"),
     ("GET", "/v1/contracts/{contract_id}/document"): ("any", "contract_id+ops"),
+    ("POST", "/v1/contracts/{contract_id}/pay"): ("buyer", "contract_id"),
+    ("GET", "/v1/accounts"): ("any", None),
+    ("GET", "/v1/accounts/entries"): ("any", None),
+    ("GET", "/v1/accounts/center"): ("operator", None),
+    ("GET", "/v1/ledger/trial-balance"): ("operator", None),
+    ("POST", "/v1/bank/notifications"): ("public", None),  # the bank signs what it sends
 }
 
 # bodies that get past validation, where the handler must run to find the owner

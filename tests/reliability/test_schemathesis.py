@@ -54,7 +54,10 @@ class _Center:
         self.thread.start()
         # every 401 the fuzzer provokes counts as a failed authentication from one address; the
         # limit on those has tests of its own (tests/e2e/test_limits.py)
-        settings = settings_for(database_url, **UNLIMITED_AUTH_FAILURES)
+        # with a bank secret, bank notifications are checked (401 without a valid signature)
+        settings = settings_for(
+            database_url, bank_secret="schemathesis-bank-secret-0123", **UNLIMITED_AUTH_FAILURES
+        )
         started = asyncio.run_coroutine_threadsafe(start_app(settings), self.loop)
         self.runner: web.AppRunner
         self.runner, self.url = started.result(timeout=60)
