@@ -12,7 +12,16 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from exchange.api import contracts, market, ops, orders, participants, reference, ws
+from exchange.api import (
+    contracts,
+    market,
+    ops,
+    orders,
+    participants,
+    reference,
+    settlement,
+    ws,
+)
 from exchange.api.endpoint import Endpoint, add_routes
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
@@ -20,6 +29,7 @@ from exchange.appkeys import (
     BOOT,
     CLOCK,
     DB_HEALTH,
+    DEADLINES,
     LIFECYCLE,
     LIMITER,
     MARKET,
@@ -42,6 +52,7 @@ from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
+from exchange.payments.deadlines import DeadlineSweep
 from exchange.ratelimit import Limits, RateLimiter
 
 log = structlog.get_logger("exchange.app")
@@ -53,7 +64,7 @@ POOL_CLOSE_TIMEOUT = 3.0  # then connections still in use are terminated
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
-    for module in (ops, participants, reference, orders, market, ws, contracts):
+    for module in (ops, participants, reference, orders, market, ws, contracts, settlement):
         endpoints += module.routes.endpoints
     return endpoints
 
@@ -141,6 +152,24 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         await books.stop()
 
 
+async def _deadlines(app: web.Application) -> AsyncIterator[None]:
+    """The payment deadline sweep in the background (docs/payments.md); it never holds up
+    start-up or shutdown, and a database outage only skips its runs."""
+    sweep = app[DEADLINES]
+    sweep.attach(app[RUNTIME].pool)
+    every = app[SETTINGS].payment_sweep_seconds
+    task = None
+    if every > 0:
+        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="deadline-sweep")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 Stage = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -166,7 +195,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     stages = contextlib.AsyncExitStack()
 
     async def boot() -> None:
-        for stage in (_database, market_data_lifespan, _books):
+        for stage in (_database, market_data_lifespan, _books, _deadlines):
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
@@ -211,6 +240,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[DB_HEALTH] = DatabaseHealth()
     app[RUNTIME] = Runtime()
     install_market_data(app)
+    app[DEADLINES] = DeadlineSweep(app[CLOCK], settings.payment_reminder_hours, app[MARKET])
     app.cleanup_ctx.append(_lifespan)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()

@@ -74,6 +74,8 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/contracts/{contract_id}/reject"): ("operator", None),
     ("GET", "/v1/contracts/{contract_id}/verification"): ("any", "contract_id+ops"),
     ("GET", "/v1/contracts/{contract_id}/document"): ("any", "contract_id+ops"),
+    ("POST", "/v1/contracts/{contract_id}/cancel"): ("operator", None),
+    ("GET", "/v1/participants/{participant_id}/payment-record"): ("any", None),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
