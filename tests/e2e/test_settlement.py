@@ -174,7 +174,13 @@ async def test_release_refuses_before_delivery_or_without_escrow_and_changes_not
 
 @pytest.mark.parametrize(
     ("price", "quantity", "share"),
-    [("333.33", 3, Fraction(2, 7)), ("0.07", 1, Fraction(1, 3)), ("999.99", 7, Fraction(5, 6))],
+    [
+        ("412.37", 3, Fraction(1, 2)),  # gross 61855.5 and fee 154.5: both round up
+        ("77.77", 9, Fraction(4, 9)),  # fee 77.7...: up
+        ("999.99", 7, Fraction(5, 6)),  # gross 583327.5: up
+        ("333.33", 3, Fraction(2, 7)),
+        ("0.07", 1, Fraction(1, 3)),  # no fee at all
+    ],
 )
 async def test_partial_release_accounts_for_every_minor_unit(
     operator, desk, db, market, price, quantity, share
