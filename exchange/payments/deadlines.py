@@ -67,6 +67,7 @@ class SweepReport:
     reminders: list[tuple[int, int]] = field(default_factory=list)  # (contract id, hours)
     defaulted: list[int] = field(default_factory=list)
     busy: int = 0  # contracts another transaction held: left for the next run
+    failed: list[int] = field(default_factory=list)  # logged; tried again next run
 
 
 class DeadlineSweep:
@@ -90,14 +91,26 @@ class DeadlineSweep:
         largest = self._hours[0] if self._hours else 0
         due = await self._pool.fetch(_DUE, now, self._hours, largest, BATCH)
         for row in due:
-            notices = Notices()
-            async with self._pool.acquire() as conn, conn.transaction():
-                changed = await self._handle(conn, row["commodity_id"], row["id"], now, notices,
-                                             report)  # fmt: skip
-            notices.publish(self._market)  # committed: now tell them
-            if changed is not None:
-                self._market.contract_changed(str(changed.status), changed)
+            try:
+                await self._one(row["commodity_id"], row["id"], now, report)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise
+                # one contract's failure (a bug) must not hold up every contract after it
+                log.exception("deadline of a contract failed", contract_id=row["id"])
+                report.failed.append(row["id"])
         return report
+
+    async def _one(
+        self, commodity_id: int, contract_id: int, now: datetime, report: SweepReport
+    ) -> None:
+        assert self._pool is not None
+        notices = Notices()
+        async with self._pool.acquire() as conn, conn.transaction():
+            changed = await self._handle(conn, commodity_id, contract_id, now, notices, report)
+        notices.publish(self._market)  # committed: now tell them
+        if changed is not None:
+            self._market.contract_changed(str(changed.status), changed)
 
     async def _handle(
         self,

@@ -77,9 +77,15 @@ def share_of_quantity(contract: Contract, delivered: Decimal) -> Fraction:
 
 
 async def _record(
-    conn: Conn, actor: int | None, action: str, escrow: Escrow, detail: dict[str, Any]
+    conn: Conn,
+    actor: int | None,
+    action: str,
+    escrow: Escrow,
+    detail: dict[str, Any],
+    request_id: str | None,
 ) -> None:
-    await audit(conn, actor, f"contract.{action}", f"contract:{escrow.contract_id}", detail)
+    target = f"contract:{escrow.contract_id}"
+    await audit(conn, actor, f"contract.{action}", target, detail, request_id)
 
 
 async def _pay_out(
@@ -114,7 +120,14 @@ def _nothing_held(escrow: Escrow) -> EscrowShortError:
 
 
 async def release(
-    conn: Conn, contract_id: int, now: datetime, notices: Notices, actor: int | None
+    conn: Conn,
+    contract_id: int,
+    now: datetime,
+    notices: Notices,
+    actor: int | None,
+    *,
+    reason: str = "goods accepted",
+    request_id: str | None = None,
 ) -> Contract:
     """The goods were accepted: escrow to the supplier (less the fee) and the fee to revenue,
     one chain; the contract completes (partially refunded, if a refund went back before)."""
@@ -123,10 +136,10 @@ async def release(
     if escrow.held == 0:
         raise _nothing_held(escrow)
     parts = split(escrow.held, amount, fee, Fraction(1))
-    moved = await _pay_out(conn, escrow, parts, notices, "goods accepted")
-    await _record(conn, actor, "release", escrow, moved)
+    moved = await _pay_out(conn, escrow, parts, notices, reason)
+    await _record(conn, actor, "release", escrow, moved | {"reason": reason}, request_id)
     target = S.COMPLETED if escrow.held == amount else S.PARTIALLY_REFUNDED
-    return await lifecycle.transition(conn, contract_id, target, actor, "released", now)
+    return await lifecycle.transition(conn, contract_id, target, actor, reason, now)
 
 
 async def release_partial(
@@ -136,6 +149,9 @@ async def release_partial(
     now: datetime,
     notices: Notices,
     actor: int | None,
+    *,
+    reason: str = "short delivery",
+    request_id: str | None = None,
 ) -> Contract:
     """A short delivery: the delivered `share` (0 < share < 1; see `share_of_quantity`) of the
     escrow to the supplier, its fee to revenue, the rest back to the buyer: one chain."""
@@ -149,9 +165,10 @@ async def release_partial(
     if escrow.held == 0:
         raise _nothing_held(escrow)
     parts = split(escrow.held, escrow.row["amount_minor"], escrow.row["fee_minor"], share)
-    why = f"short delivery: {share.numerator}/{share.denominator} delivered"
+    why = f"{reason}: {share.numerator}/{share.denominator} delivered"
     moved = await _pay_out(conn, escrow, parts, notices, why)
-    await _record(conn, actor, "release_partial", escrow, moved | {"share": str(share)})
+    detail = moved | {"share": str(share), "reason": reason}
+    await _record(conn, actor, "release_partial", escrow, detail, request_id)
     return await lifecycle.transition(conn, contract_id, S.PARTIALLY_REFUNDED, actor, why, now)
 
 
@@ -163,6 +180,8 @@ async def refund(
     notices: Notices,
     actor: int | None,
     reason: str = "refund",
+    *,
+    request_id: str | None = None,
 ) -> Contract:
     """Escrow back to the buyer: all of it (`None`, or the whole balance: the contract is
     `refunded`; only from `disputed`), or part of it (the contract stays as it is and the
@@ -182,7 +201,8 @@ async def refund(
         raise _nothing_held(escrow)
     buyer = await to_buyer(conn, escrow, amount)
     await refunded_notice(conn, notices, escrow, buyer, amount, reason)
-    await _record(conn, actor, "refund", escrow, {"amount": escrow.money(amount), "reason": reason})
+    detail = {"amount": escrow.money(amount), "reason": reason}
+    await _record(conn, actor, "refund", escrow, detail, request_id)
     if full:
         return await lifecycle.transition(conn, contract_id, S.REFUNDED, actor, reason, now)
     row = await lifecycle.fetch_contract(conn, contract_id)

@@ -347,3 +347,50 @@ async def test_cancel_refuses_other_states_other_roles_and_no_reason(operator, d
     assert no_reason.status == 422
     assert (unknown.status, unknown.code) == (404, "UNKNOWN_CONTRACT")
     assert await escrow_held(db, delivered["id"]) == held
+
+
+async def test_operators_release_and_refund_through_the_api(operator, desk, db):
+    whole = await _contract(operator, desk, "10.00", 9)
+    short = await _contract(operator, desk, "10.00", 9)
+    claim = await _contract(operator, desk, "10.00", 9)
+    amount = await _funded(db, whole, *DELIVERED)
+    await _funded(db, short, *DELIVERED)
+    await _funded(db, claim, *DISPUTED)
+    seller_before = await available(db, desk["seller_id"])
+    buyer_before = await available(db, desk["buyer_id"])
+
+    released = await operator.post(f"/v1/contracts/{whole['id']}/release", {"reason": "ok"})
+    partly = await operator.post(
+        f"/v1/contracts/{short['id']}/release", {"reason": "short", "delivered_quantity": "6"}
+    )
+    refunded = await operator.post(
+        f"/v1/contracts/{claim['id']}/refund", {"reason": "damaged", "amount": "30.00"}
+    )
+    too_precise = await operator.post(
+        f"/v1/contracts/{claim['id']}/refund", {"reason": "x", "amount": "0.001"}
+    )
+    everything = await operator.post(
+        f"/v1/contracts/{short['id']}/release", {"reason": "x", "delivered_quantity": "9"}
+    )
+    again = await operator.post(f"/v1/contracts/{whole['id']}/release", {"reason": "twice"})
+    by_buyer = await desk["buyer"].post(f"/v1/contracts/{claim['id']}/refund", {"reason": "x"})
+
+    assert (released.status, released.body["status"]) == (200, "completed")
+    assert (partly.status, partly.body["status"]) == (200, "partially_refunded")
+    assert (refunded.status, refunded.body["status"]) == (200, "disputed")
+    fee = _minor(whole["fee"])  # 9000 x 25 bps = 22.5 -> 23
+    short_fee = (2 * fee * 6000 + amount) // (2 * amount)  # on 60.00 of 90.00: 15.33 -> 15
+    assert await available(db, desk["seller_id"]) - seller_before == (
+        amount - fee + 6000 - short_fee
+    )
+    assert await available(db, desk["buyer_id"]) - buyer_before == 3000 + 3000
+    assert await escrow_held(db, claim["id"]) == amount - 3000
+    assert (too_precise.status, too_precise.code) == (422, "INVALID_AMOUNT")
+    assert (everything.status, everything.code) == (422, "INVALID_SHARE")  # that is a release
+    assert (again.status, again.code) == (409, "CONTRACT_STATE_CONFLICT")
+    assert (by_buyer.status, by_buyer.code) == (403, "ROLE_REQUIRED")
+    audited = await db.fetch(
+        "SELECT action, detail->>'reason' AS reason FROM audit_log WHERE target = $1",
+        f"contract:{short['id']}",
+    )
+    assert [(r["action"], r["reason"]) for r in audited] == [("contract.release_partial", "short")]

@@ -75,6 +75,8 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/contracts/{contract_id}/verification"): ("any", "contract_id+ops"),
     ("GET", "/v1/contracts/{contract_id}/document"): ("any", "contract_id+ops"),
     ("POST", "/v1/contracts/{contract_id}/cancel"): ("operator", None),
+    ("POST", "/v1/contracts/{contract_id}/release"): ("operator", None),
+    ("POST", "/v1/contracts/{contract_id}/refund"): ("operator", None),
     ("GET", "/v1/participants/{participant_id}/payment-record"): ("any", None),
 }
 
