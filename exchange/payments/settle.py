@@ -119,6 +119,16 @@ def _nothing_held(escrow: Escrow) -> EscrowShortError:
     return EscrowShortError(f"the escrow of contract {escrow.contract_id} holds nothing")
 
 
+def _check_releasable(escrow: Escrow) -> None:
+    if escrow.held == 0:
+        raise _nothing_held(escrow)
+    if escrow.held > escrow.row["amount_minor"]:  # never by the flows; an operator must look
+        raise EscrowShortError(
+            f"the escrow of contract {escrow.contract_id} holds more than its amount",
+            code="ESCROW_MISMATCH",
+        )
+
+
 async def release(
     conn: Conn,
     contract_id: int,
@@ -133,8 +143,7 @@ async def release(
     one chain; the contract completes (partially refunded, if a refund went back before)."""
     escrow = await lock(conn, contract_id, RELEASABLE, "a release")
     amount, fee = escrow.row["amount_minor"], escrow.row["fee_minor"]
-    if escrow.held == 0:
-        raise _nothing_held(escrow)
+    _check_releasable(escrow)
     parts = split(escrow.held, amount, fee, Fraction(1))
     moved = await _pay_out(conn, escrow, parts, notices, reason)
     await _record(conn, actor, "release", escrow, moved | {"reason": reason}, request_id)
@@ -162,8 +171,7 @@ async def release_partial(
             code="INVALID_SHARE",
         )
     escrow = await lock(conn, contract_id, RELEASABLE, "a partial release")
-    if escrow.held == 0:
-        raise _nothing_held(escrow)
+    _check_releasable(escrow)
     parts = split(escrow.held, escrow.row["amount_minor"], escrow.row["fee_minor"], share)
     why = f"{reason}: {share.numerator}/{share.denominator} delivered"
     moved = await _pay_out(conn, escrow, parts, notices, why)

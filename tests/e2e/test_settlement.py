@@ -155,12 +155,13 @@ async def test_release_refuses_before_delivery_or_without_escrow_and_changes_not
     funded = await _contract(operator, desk, "100.00", 1)
     await _funded(db, funded)
     unpaid = await _contract(operator, desk, "100.00", 1)
-    await arrange_states(db, unpaid["id"], datetime.now(UTC), S.CANCELLED)  # nothing was paid
+    # delivered, but nothing was ever paid into its escrow
+    await arrange_states(db, unpaid["id"], datetime.now(UTC), S.FUNDED, *DELIVERED)
     transfers = await db.fetchval("SELECT count(*) FROM ledger_transfers")
     now = datetime.now(UTC)
 
     for contract_id, code in ((funded["id"], "CONTRACT_STATE_CONFLICT"),
-                              (unpaid["id"], "CONTRACT_STATE_CONFLICT")):  # fmt: skip
+                              (unpaid["id"], "ESCROW_INSUFFICIENT")):  # fmt: skip
         with pytest.raises(ApiError) as refused:
             async with db.transaction():
                 await settle.release(db, contract_id, now, Notices(), 1)
