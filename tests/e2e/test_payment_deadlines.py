@@ -156,14 +156,14 @@ async def test_reminders_come_at_each_hour_before_the_due_time_once_each(
 
 
 async def test_two_sweeps_racing_send_each_reminder_once(
-    operator, desk, database_url, clock, sweep, center
+    operator, desk, database_url, clock, sweep, market
 ):
     _, supplier, _, buyer = await _parties(operator, desk["region"])
     contracts = await _contracts(operator, supplier, buyer, count=6)
     ids = {c["id"] for c in contracts}
     latest = max(_due(c) for c in contracts)
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=4)
-    other = DeadlineSweep(clock, (24, 1), sweep._market)  # a second center's sweep
+    other = DeadlineSweep(clock, (24, 1), market)  # a second center's sweep
     other.attach(pool)
     sent: Counter[tuple[int, int]] = Counter()
     try:
