@@ -22,6 +22,7 @@ from exchange.api import (
     participants,
     payments,
     reference,
+    settlement,
     ws,
 )
 from exchange.api.endpoint import Endpoint, add_routes
@@ -31,6 +32,7 @@ from exchange.appkeys import (
     BOOT,
     CLOCK,
     DB_HEALTH,
+    DEADLINES,
     LIFECYCLE,
     LIMITER,
     MARKET,
@@ -53,6 +55,7 @@ from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
+from exchange.payments.deadlines import DeadlineSweep
 from exchange.ratelimit import Limits, RateLimiter
 
 log = structlog.get_logger("exchange.app")
@@ -66,6 +69,7 @@ def all_endpoints() -> list[Endpoint]:
     endpoints: list[Endpoint] = []
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
+        settlement,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
@@ -154,6 +158,24 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         await books.stop()
 
 
+async def _deadlines(app: web.Application) -> AsyncIterator[None]:
+    """The payment deadline sweep in the background (docs/payments.md); it never holds up
+    start-up or shutdown, and a database outage only skips its runs."""
+    sweep = app[DEADLINES]
+    sweep.attach(app[RUNTIME].pool)
+    every = app[SETTINGS].payment_sweep_seconds
+    task = None
+    if every > 0:
+        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="deadline-sweep")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 Stage = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -179,7 +201,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     stages = contextlib.AsyncExitStack()
 
     async def boot() -> None:
-        for stage in (_database, market_data_lifespan, _books):
+        for stage in (_database, market_data_lifespan, _books, _deadlines):
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
@@ -224,6 +246,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[DB_HEALTH] = DatabaseHealth()
     app[RUNTIME] = Runtime()
     install_market_data(app)
+    app[DEADLINES] = DeadlineSweep(app[CLOCK], settings.payment_reminder_hours, app[MARKET])
     app.cleanup_ctx.append(_lifespan)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()

@@ -16,6 +16,7 @@ from exchange.db.health import DatabaseHealth
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
+from exchange.payments.deadlines import DeadlineSweep
 from exchange.ratelimit import Limits
 
 
@@ -51,6 +52,7 @@ MARKET = web.AppKey("market", MarketData)
 CLOCK = web.AppKey("clock", Clock)  # every rule that depends on time reads this one
 DB_HEALTH = web.AppKey("db_health", DatabaseHealth)
 BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
+DEADLINES = web.AppKey("deadlines", DeadlineSweep)  # payment reminders and defaults
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

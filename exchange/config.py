@@ -38,6 +38,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     bank_api_key: str | None = None
     bank_secret: str | None = None
     bank_account_prefix: str = "CENTER-"
+    # payment deadlines (docs/payments.md): reminders this many hours before a payment is due,
+    # and how often the deadline sweep runs (0: not in this process)
+    payment_reminder_hours: tuple[int, ...] = (24, 1)
+    payment_sweep_seconds: float = 1.0
 
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -63,6 +67,8 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_BANK_API_KEY": "bank_api_key",
     "EXCHANGE_BANK_SECRET": "bank_secret",
     "EXCHANGE_BANK_ACCOUNT_PREFIX": "bank_account_prefix",
+    "EXCHANGE_PAYMENT_REMINDER_HOURS": "payment_reminder_hours",
+    "EXCHANGE_PAYMENT_SWEEP_SECONDS": "payment_sweep_seconds",
 }
 
 
@@ -107,7 +113,17 @@ _URL_SCHEMES = {
 _MIN_LENGTHS = {"bootstrap_operator_key": 24, "bank_secret": 16}
 
 
+def _parse_hours(text: str) -> tuple[int, ...]:
+    """Reminder hours: distinct whole numbers of hours, comma-separated, largest first."""
+    hours = [_parse_int(part, 1, 8760) for part in text.split(",")]
+    if len(set(hours)) != len(hours):
+        raise ValueError("each number of hours may be given once")
+    return tuple(sorted(hours, reverse=True))
+
+
 def _parse(field: str, raw: str) -> object:
+    if field == "payment_reminder_hours":
+        return _parse_hours(raw)
     if field in _INT_RANGES:
         return _parse_int(raw, *_INT_RANGES[field])
     if field in _URL_SCHEMES:
@@ -115,7 +131,7 @@ def _parse(field: str, raw: str) -> object:
         if not raw.startswith(schemes):
             raise ValueError(f"must be {what}")
         return raw.rstrip("/") if field == "bank_url" else raw
-    if field == "shutdown_timeout":
+    if field in ("shutdown_timeout", "payment_sweep_seconds"):
         return _parse_seconds(raw)
     if field == "data_dir":
         return Path(raw).expanduser()

@@ -18,7 +18,8 @@ TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {
     S.AWAITING_PAYMENT: frozenset({S.FUNDED, S.DEFAULTED, S.CANCELLED}),
     S.FUNDED: frozenset({S.IN_DELIVERY, S.CANCELLED}),
     S.IN_DELIVERY: frozenset({S.DELIVERED, S.DISPUTED}),
-    S.DELIVERED: frozenset({S.COMPLETED, S.DISPUTED}),
+    # a short delivery the buyer accepts settles pro rata: the rest goes back to the buyer
+    S.DELIVERED: frozenset({S.COMPLETED, S.DISPUTED, S.PARTIALLY_REFUNDED}),
     S.DISPUTED: frozenset({S.COMPLETED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),

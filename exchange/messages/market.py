@@ -261,6 +261,7 @@ class MoneyNotice(ServerMessage, frozen=True, kw_only=True, tag="money"):
     withdrawal_id: int | None = None
     reference: str | None = None
     available: str | None = None
+    due_at: datetime | None = None  # a reminder: when the payment is due
     detail: str = ""
 
 

@@ -35,6 +35,8 @@ def test_every_variable_is_read():
         "EXCHANGE_BANK_API_KEY": "bank-key",
         "EXCHANGE_BANK_SECRET": "s" * 32,
         "EXCHANGE_BANK_ACCOUNT_PREFIX": "XC00CTR",
+        "EXCHANGE_PAYMENT_REMINDER_HOURS": "2, 48,12",
+        "EXCHANGE_PAYMENT_SWEEP_SECONDS": "0.5",
     }
 
     settings = load_settings(env)
@@ -60,6 +62,8 @@ def test_every_variable_is_read():
         bank_api_key="bank-key",
         bank_secret="s" * 32,
         bank_account_prefix="XC00CTR",
+        payment_reminder_hours=(48, 12, 2),
+        payment_sweep_seconds=0.5,
     )
     # every setting was read from its variable: none kept its default
     assert [
@@ -87,6 +91,11 @@ def test_every_variable_is_read():
         ("EXCHANGE_SHUTDOWN_TIMEOUT", "\u0662"),
         ("EXCHANGE_SHUTDOWN_TIMEOUT", "1e3"),
         ("EXCHANGE_SHUTDOWN_TIMEOUT", "nan"),
+        ("EXCHANGE_PAYMENT_REMINDER_HOURS", "24,,1"),
+        ("EXCHANGE_PAYMENT_REMINDER_HOURS", "24,24"),
+        ("EXCHANGE_PAYMENT_REMINDER_HOURS", "0"),
+        ("EXCHANGE_PAYMENT_REMINDER_HOURS", "1.5"),
+        ("EXCHANGE_PAYMENT_SWEEP_SECONDS", "-1"),
     ],
 )
 def test_a_wrong_value_names_the_variable(variable, value):
