@@ -12,7 +12,17 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from exchange.api import contracts, market, ops, orders, participants, reference, ws
+from exchange.api import (
+    adjustments,
+    contracts,
+    market,
+    ops,
+    orders,
+    participants,
+    reference,
+    withdrawals,
+    ws,
+)
 from exchange.api.endpoint import Endpoint, add_routes
 from exchange.api.openapi import build_openapi
 from exchange.api.shell import shell
@@ -25,6 +35,7 @@ from exchange.appkeys import (
     MARKET,
     METRICS,
     OPENAPI,
+    PAYOUTS,
     RUNTIME,
     SETTINGS,
     Lifecycle,
@@ -42,7 +53,9 @@ from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
+from exchange.payments.payouts import Payouts
 from exchange.ratelimit import Limits, RateLimiter
+from settlement.bank.port import Bank
 
 log = structlog.get_logger("exchange.app")
 _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
@@ -53,7 +66,9 @@ POOL_CLOSE_TIMEOUT = 3.0  # then connections still in use are terminated
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
-    for module in (ops, participants, reference, orders, market, ws, contracts):
+    for module in (
+        ops, participants, reference, orders, market, ws, contracts, withdrawals, adjustments,
+    ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
 
@@ -141,6 +156,26 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         await books.stop()
 
 
+async def _payouts(app: web.Application) -> AsyncIterator[None]:
+    """Withdrawals go to the bank (and pending ones are retried) once the database is up;
+    on shutdown the bank's connections close (if the app made the adapter)."""
+    app[PAYOUTS].start(app[RUNTIME].pool)
+    try:
+        yield
+    finally:
+        await app[PAYOUTS].stop()
+
+
+def _bank_of(settings: Settings) -> Bank | None:
+    """The designated bank's HTTP adapter, if the settings say where the bank is."""
+    if settings.bank_url is None:
+        return None
+    from settlement.bank.http import HttpBank  # type: ignore[import-not-found, unused-ignore]
+
+    bank: Bank = HttpBank(settings.bank_url, settings.bank_api_key or "")
+    return bank
+
+
 Stage = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -166,7 +201,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     stages = contextlib.AsyncExitStack()
 
     async def boot() -> None:
-        for stage in (_database, market_data_lifespan, _books):
+        for stage in (_database, market_data_lifespan, _books, _payouts):
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
@@ -197,8 +232,11 @@ async def _drain(app: web.Application) -> None:
     asyncio.get_running_loop().call_later(app[SETTINGS].shutdown_timeout, _cut, app[LIFECYCLE])
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    """Build the center's web application from settings (and the clock its time rules read)."""
+def create_app(
+    settings: Settings, clock: Clock | None = None, bank: Bank | None = None
+) -> web.Application:
+    """Build the center's web application from settings (and the clock its time rules read,
+    and the designated bank: without one, the HTTP adapter to `settings.bank_url`, if set)."""
     app = web.Application(middlewares=[shell], client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[CLOCK] = clock if clock is not None else SystemClock()
@@ -211,6 +249,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[DB_HEALTH] = DatabaseHealth()
     app[RUNTIME] = Runtime()
     install_market_data(app)
+    own_bank = _bank_of(settings) if bank is None else None
+    app[PAYOUTS] = Payouts(
+        bank or own_bank, app[MARKET], app[CLOCK], settings.bank_account_prefix,
+        owns_bank=own_bank is not None,
+    )  # fmt: skip
     app.cleanup_ctx.append(_lifespan)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()

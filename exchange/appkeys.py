@@ -16,6 +16,7 @@ from exchange.db.health import DatabaseHealth
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
+from exchange.payments.payouts import Payouts
 from exchange.ratelimit import Limits
 
 
@@ -50,6 +51,7 @@ OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
 CLOCK = web.AppKey("clock", Clock)  # every rule that depends on time reads this one
 DB_HEALTH = web.AppKey("db_health", DatabaseHealth)
+PAYOUTS = web.AppKey("payouts", Payouts)  # withdrawals to the designated bank
 BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
 
 REQUEST_ID = web.RequestKey("request_id", str)

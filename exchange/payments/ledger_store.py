@@ -237,13 +237,16 @@ async def trial_balance(conn: Conn) -> TrialBalance:
                       AS least, (SELECT count(*) FROM ledger_transfers) AS transfers
              FROM ledger_accounts"""
     )
+    # a void (flag 8) names the pending transfer's accounts and amount but posts nothing
     unlike = await conn.fetch(
         """SELECT a.id FROM ledger_accounts a
             WHERE a.credits_posted - a.debits_posted <>
                   coalesce((SELECT sum(amount) FROM ledger_transfers t
-                             WHERE t.credit_account_id = a.id AND NOT t.pending), 0)
+                             WHERE t.credit_account_id = a.id AND NOT t.pending
+                               AND t.flags & 8 = 0), 0)
                 - coalesce((SELECT sum(amount) FROM ledger_transfers t
-                             WHERE t.debit_account_id = a.id AND NOT t.pending), 0)
+                             WHERE t.debit_account_id = a.id AND NOT t.pending
+                               AND t.flags & 8 = 0), 0)
             ORDER BY a.id"""
     )
     assert totals is not None
