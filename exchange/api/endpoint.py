@@ -332,8 +332,8 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
         if endpoint.body is not None:
             body = _decode_body(endpoint, await request.read())
         query = _decode_query(endpoint, request) if endpoint.query is not None else None
-        claim = await _key_claim(endpoint, request, principal, body)
         try:
+            claim = await _key_claim(endpoint, request, principal, body)
             result = await endpoint.handler(Context(request, principal, body, query, claim))
         except AnsweredBeforeError as answered:
             return _answer(answered.status, answered.body, replayed=True)
