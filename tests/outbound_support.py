@@ -21,8 +21,9 @@ from exchange.app import create_app
 from exchange.appkeys import BOOT
 from exchange.clock import Clock
 from exchange.config import Settings
-from exchange.payments import accounts, ledger_store
+from exchange.payments import accounts, ledger_store, withdrawals
 from exchange.payments.money import Move, move
+from exchange.payments.notices import Notices
 from settlement.bank.messages import (
     Statement,
     TransferRequest,
@@ -157,3 +158,22 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: flo
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+async def arrange_withdrawal(database_url: str, participant_id: int, amount_minor: int) -> int:
+    """Arrangement: a pending EUR withdrawal of the participant's (bank account registered,
+    funds put in), made by the flow itself, for a center without a bank; returns its id."""
+    await arrange_available_funds(database_url, participant_id, "EUR", amount_minor)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "UPDATE participants SET bank_account = coalesce(bank_account, $2) WHERE id = $1",
+                participant_id, f"ARRANGED-{participant_id}",
+            )  # fmt: skip
+            row = await withdrawals.create_withdrawal(
+                conn, participant_id, "EUR", amount_minor, datetime.now(UTC), Notices()
+            )
+        return int(row["id"])
+    finally:
+        await conn.close()
