@@ -368,7 +368,7 @@ async def _key_claim(
 
 
 def _answer(status: int, body: bytes, *, replayed: bool) -> web.Response:
-    headers = {"Idempotency-Replayed": "true"} if replayed else None
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 

@@ -71,7 +71,7 @@ async def test_a_retry_with_the_same_key_and_body_gets_the_first_answer_and_no_s
 
     assert first.status == retry.status == 202
     assert retry.body == first.body
-    assert retry.headers.get("Idempotency-Replayed") == "true"
+    assert retry.headers.get("Idempotent-Replayed") == "true"
     assert await _withdrawals(db, pid) == 1
     assert await available_minor(db, pid, EUR) == 9_900
     assert [r.end_to_end_id for r in bank.requests].count(first.body["end_to_end_id"]) >= 1
