@@ -30,7 +30,7 @@ from settlement.bank.messages import (
     TransferResult,
     TransferStatus,
 )
-from settlement.bank.port import BankUnavailableError
+from settlement.bank.port import BankRefusedError, BankUnavailableError
 from settlement.ledger import AccountKind, Cause
 from tests.factories import Api, Reply
 
@@ -42,6 +42,7 @@ class Mode(enum.Enum):
     REJECT = "reject"  # refuses it (nothing moves)
     TIMEOUT_AFTER_EXECUTION = "timeout"  # executes it, but the answer is lost (unknown outcome)
     DOWN = "down"  # unreachable: nothing executed, outcome unknown to the caller
+    REFUSE = "refuse"  # refuses the request itself (4xx: an account it does not know)
 
 
 @dataclass
@@ -59,6 +60,8 @@ class FakeBank:
         known = self.results.get(request.end_to_end_id)
         if self.mode is Mode.DOWN:
             raise BankUnavailableError("the fake bank is down")
+        if self.mode is Mode.REFUSE:
+            raise BankRefusedError(422, "UNKNOWN_ACCOUNT", "no such creditor account")
         if known is not None:
             return known
         status = TransferStatus.REJECTED if self.mode is Mode.REJECT else TransferStatus.EXECUTED

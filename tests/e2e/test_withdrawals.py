@@ -4,6 +4,7 @@ notification (exactly once either way), refusals, and the ledger's trial balance
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -210,6 +211,61 @@ async def test_an_unknown_outcome_is_resolved_by_the_notification_exactly_once(
     assert accepted["end_to_end_id"] not in bank.results  # settled: the retry sent nothing
     assert (await api.get(f"/v1/withdrawals/{accepted['id']}")).body["status"] == "settled"
     assert await available_minor(db, pid, EUR) == 9_500
+
+
+async def test_concurrent_resolutions_apply_once(operator, database_url, db, bank, center):
+    bank.mode = Mode.DOWN
+    pid, api, _ = await _holder(operator, database_url)
+    accepted = await _withdraw(api, "7.00")
+    settled = _notification(accepted, NotificationType.PAYOUT_SETTLED)
+    connections = [await asyncpg.connect(database_url) for _ in range(6)]
+    try:
+        results = await asyncio.gather(
+            *(_notify(conn, settled) for conn in connections),
+            center[1][PAYOUTS].apply(accepted["id"], BankOutcome(Outcome.EXECUTED, "FB-x")),
+        )
+    finally:
+        for conn in connections:
+            await conn.close()
+
+    outcomes = sorted(result["result"] for result in results)
+    assert outcomes == ["already_settled"] * 6 + ["settled"]
+    assert await available_minor(db, pid, EUR) == 9_300
+    transfers = await db.fetchval(
+        "SELECT count(*) FROM ledger_transfers WHERE cause_kind = 'withdrawal'"
+        " AND cause_reference = $1",
+        str(accepted["id"]),
+    )
+    assert transfers == 3  # the hold, its posting, withdrawals -> clearing
+
+
+async def test_a_notification_that_disagrees_on_the_amount_changes_nothing(
+    operator, database_url, db, bank
+):
+    bank.mode = Mode.DOWN
+    pid, api, _ = await _holder(operator, database_url)
+    accepted = await _withdraw(api, "3.00")
+
+    result = await _notify(
+        db, _notification(accepted | {"amount": "30.00"}, NotificationType.PAYOUT_SETTLED)
+    )
+
+    assert result == {"result": "amount_mismatch", "withdrawal_id": accepted["id"]}
+    assert (await api.get(f"/v1/withdrawals/{accepted['id']}")).body["status"] == "pending"
+    assert await available_minor(db, pid, EUR) == 9_700
+    bank.mode = Mode.EXECUTE
+    await _status(api, accepted["id"], "settled")
+
+
+async def test_a_request_the_bank_refuses_is_rejected(operator, database_url, db, bank):
+    bank.mode = Mode.REFUSE
+    pid, api, _ = await _holder(operator, database_url)
+
+    accepted = await _withdraw(api, "2.00")
+    rejected = await _status(api, accepted["id"], "rejected")
+
+    assert rejected["reason"] == "UNKNOWN_ACCOUNT"
+    assert await available_minor(db, pid, EUR) == 10_000
 
 
 async def test_a_notification_for_no_withdrawal_is_reported_unknown(db):
