@@ -19,7 +19,7 @@ from exchange.payments.notices import Notices
 from exchange.payments.references import creditor_reference
 from exchange.payments.withdrawals import BankOutcome, Outcome
 from settlement.bank.messages import TransferRequest, TransferResult, TransferStatus
-from settlement.bank.port import Bank, BankRefusedError, BankUnavailableError
+from settlement.bank.port import Bank, BankError, BankRefusedError
 
 log = structlog.get_logger("exchange.payouts")
 RETRY_EVERY = 1.0  # seconds between rounds of retrying the withdrawals still pending
@@ -76,9 +76,15 @@ class Payouts:
         """Send the withdrawal to the bank now, in the background (unless it is on its way)."""
         if self.bank is None or self._pool is None:
             return
-        task = asyncio.create_task(self.send(withdrawal_id), name=f"payout-{withdrawal_id}")
+        task = asyncio.create_task(self._send_now(withdrawal_id), name=f"payout-{withdrawal_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _send_now(self, withdrawal_id: int) -> None:
+        try:
+            await self.send(withdrawal_id)
+        except Exception:  # the database away, say: the retry sends it later
+            log.exception("sending a withdrawal failed; will retry", withdrawal_id=withdrawal_id)
 
     async def send(self, withdrawal_id: int) -> None:
         """Order the transfer of one pending withdrawal and apply the bank's answer; with an
@@ -99,11 +105,11 @@ class Payouts:
             return
         try:
             result = await self.bank.transfer(self._request(row))
-        except BankUnavailableError as exc:
-            log.warning("bank outcome unknown", withdrawal_id=withdrawal_id, error=str(exc))
-            return
         except BankRefusedError as exc:
             await self.apply(withdrawal_id, BankOutcome(Outcome.REJECTED, None, exc.code))
+            return
+        except BankError as exc:  # unknown outcome: the retry asks again, same end-to-end id
+            log.warning("bank outcome unknown", withdrawal_id=withdrawal_id, error=str(exc))
             return
         await self.apply(withdrawal_id, _outcome(result))
 
@@ -133,8 +139,8 @@ class Payouts:
             await asyncio.sleep(self._retry_every)
             try:
                 await self.retry_pending()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("retrying payouts failed; trying again later", error=repr(exc))
+            except Exception:  # the loop must outlive any one failure (the database away ...)
+                log.exception("retrying payouts failed; trying again later")
 
     async def retry_pending(self) -> None:
         """One round: send every pending withdrawal that is not on its way already."""
