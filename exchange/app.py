@@ -14,6 +14,7 @@ from aiohttp import web
 
 from exchange.api import (
     accounts,
+    adjustments,
     bank,
     contracts,
     market,
@@ -23,6 +24,7 @@ from exchange.api import (
     payments,
     reference,
     settlement,
+    withdrawals,
     ws,
 )
 from exchange.api.endpoint import Endpoint, add_routes
@@ -38,6 +40,7 @@ from exchange.appkeys import (
     MARKET,
     METRICS,
     OPENAPI,
+    PAYOUTS,
     RUNTIME,
     SETTINGS,
     Lifecycle,
@@ -56,7 +59,9 @@ from exchange.metrics import Metrics
 from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
 from exchange.payments.deadlines import DeadlineSweep
+from exchange.payments.payouts import Payouts
 from exchange.ratelimit import Limits, RateLimiter
+from settlement.bank.port import Bank
 
 log = structlog.get_logger("exchange.app")
 _BOOTSTRAP_LOCK = 0x7E_C4_B0_07
@@ -68,8 +73,9 @@ def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
     for module in (
-        ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
-        settlement,
+    accounts,
+    adjustments,
+    bank,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
@@ -176,6 +182,26 @@ async def _deadlines(app: web.Application) -> AsyncIterator[None]:
                 await task
 
 
+async def _payouts(app: web.Application) -> AsyncIterator[None]:
+    """Withdrawals go to the bank (and pending ones are retried) once the database is up;
+    on shutdown the bank's connections close (if the app made the adapter)."""
+    app[PAYOUTS].start(app[RUNTIME].pool)
+    try:
+        yield
+    finally:
+        await app[PAYOUTS].stop()
+
+
+def _bank_of(settings: Settings) -> Bank | None:
+    """The designated bank's HTTP adapter, if the settings say where the bank is."""
+    if settings.bank_url is None:
+        return None
+    from settlement.bank.http import HttpBank
+
+    bank: Bank = HttpBank(settings.bank_url, settings.bank_api_key or "")
+    return bank
+
+
 Stage = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -201,7 +227,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     stages = contextlib.AsyncExitStack()
 
     async def boot() -> None:
-        for stage in (_database, market_data_lifespan, _books, _deadlines):
+        for stage in (_database, market_data_lifespan, _books, _deadlines, _payouts):
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
@@ -232,8 +258,11 @@ async def _drain(app: web.Application) -> None:
     asyncio.get_running_loop().call_later(app[SETTINGS].shutdown_timeout, _cut, app[LIFECYCLE])
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    """Build the center's web application from settings (and the clock its time rules read)."""
+def create_app(
+    settings: Settings, clock: Clock | None = None, bank: Bank | None = None
+) -> web.Application:
+    """Build the center's web application from settings (and the clock its time rules read,
+    and the designated bank: without one, the HTTP adapter to `settings.bank_url`, if set)."""
     app = web.Application(middlewares=[shell], client_max_size=4 * 1024 * 1024)
     app[SETTINGS] = settings
     app[CLOCK] = clock if clock is not None else SystemClock()
@@ -247,6 +276,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[RUNTIME] = Runtime()
     install_market_data(app)
     app[DEADLINES] = DeadlineSweep(app[CLOCK], settings.payment_reminder_hours, app[MARKET])
+    own_bank = _bank_of(settings) if bank is None else None
+    app[PAYOUTS] = Payouts(
+        bank or own_bank, app[MARKET], app[CLOCK], settings.bank_account_prefix,
+        owns_bank=own_bank is not None,
+    )  # fmt: skip
     app.cleanup_ctx.append(_lifespan)
     app.on_shutdown.append(_drain)
     endpoints = all_endpoints()

@@ -17,6 +17,7 @@ from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
 from exchange.payments.deadlines import DeadlineSweep
+from exchange.payments.payouts import Payouts
 from exchange.ratelimit import Limits
 
 
@@ -51,6 +52,7 @@ OPENAPI = web.AppKey("openapi", bytes)
 MARKET = web.AppKey("market", MarketData)
 CLOCK = web.AppKey("clock", Clock)  # every rule that depends on time reads this one
 DB_HEALTH = web.AppKey("db_health", DatabaseHealth)
+PAYOUTS = web.AppKey("payouts", Payouts)  # withdrawals to the designated bank
 BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
 DEADLINES = web.AppKey("deadlines", DeadlineSweep)  # payment reminders and defaults
 

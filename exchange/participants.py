@@ -25,7 +25,7 @@ from exchange.orders.gate import move_gate
 OPERATORS_LOCK = 0x7E_C4_0B_E7
 
 _COLUMNS = """id, legal_name, registration_number, contact_name, contact_email, contact_phone,
-              home_region, roles, status, created_at, updated_at"""
+              home_region, roles, status, created_at, updated_at, bank_account"""
 
 
 def participant_from_row(row: asyncpg.Record) -> Participant:
@@ -41,6 +41,7 @@ def participant_from_row(row: asyncpg.Record) -> Participant:
         status=ParticipantStatus(row["status"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        bank_account=row["bank_account"],
     )
 
 
@@ -98,6 +99,19 @@ async def create_participant(conn: Conn, new: CreateParticipant) -> Participant:
             code="DUPLICATE_PARTICIPANT",
         ) from None
     assert row is not None
+    return participant_from_row(row)
+
+
+async def set_bank_account(conn: Conn, pid: int, bank_account: str) -> Participant:
+    """Register the participant's account at the designated bank (withdrawals go there)."""
+    row = await conn.fetchrow(
+        f"UPDATE participants SET bank_account=$2, updated_at=now()"
+        f" WHERE id=$1 RETURNING {_COLUMNS}",
+        pid,
+        bank_account,
+    )
+    if row is None:
+        raise NotFoundError(f"participant {pid} does not exist", code="UNKNOWN_PARTICIPANT")
     return participant_from_row(row)
 
 

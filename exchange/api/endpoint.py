@@ -7,7 +7,7 @@ import enum
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -27,6 +27,8 @@ from exchange.errors import (
     UnavailableError,
     UnprocessableError,
 )
+from exchange.idempotency import HEADER, AnsweredBeforeError, Idempotency, KeyClaim, read_key
+from exchange.idempotency import request_hash as hash_of
 from exchange.messages.participants import Role
 from exchange.ratelimit import retry_after
 
@@ -37,6 +39,9 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _ASCII_ID = re.compile(r"[0-9]{1,18}")  # fullmatch: "\d" and "$" let through more
 
 
+T = TypeVar("T")
+
+
 @dataclass(slots=True)
 class Context:
     """What a handler gets: the request, who is calling, and the decoded input."""
@@ -45,6 +50,7 @@ class Context:
     principal: Principal | None
     body: Any
     query: Any
+    key_claim: KeyClaim | None = None  # the request's Idempotency-Key, if it sent one
 
     @property
     def app(self) -> web.Application:
@@ -69,7 +75,16 @@ class Context:
     async def transaction(self) -> AsyncIterator[Conn]:
         """A pooled connection inside a transaction: all of it commits, or none."""
         async with self.app[RUNTIME].pool.acquire() as conn, conn.transaction():
+            if self.key_claim is not None:
+                await self.key_claim.claim(conn)  # a retry's answer, or 409, or ours to give
             yield conn
+
+    async def remember(self, conn: Conn, result: T) -> T:
+        """Store the answer to this request's Idempotency-Key in the effect's transaction
+        (endpoints that declare the key call this before their transaction ends)."""
+        if self.key_claim is not None:
+            await self.key_claim.remember(conn, ENCODER.encode(result))
+        return result
 
     async def audit(
         self, conn: Conn, action: str, target: str, detail: dict[str, Any] | None = None
@@ -135,6 +150,7 @@ class Endpoint:
     owned: Owned | None = None
     # no API key: the handler checks a signature on the raw body, then decodes `body` itself
     signed: bool = False
+    idempotency: Idempotency | None = None  # takes an Idempotency-Key header
 
     def error_statuses(self) -> list[int]:
         """Every error status this endpoint can answer with."""
@@ -149,6 +165,8 @@ class Endpoint:
             statuses.add(413)  # larger than the application's client_max_size
         if "{" in self.path:
             statuses.add(404)
+        if self.idempotency is not None:
+            statuses |= {400, 409}
         return sorted(statuses)
 
 
@@ -169,6 +187,7 @@ class Routes:
         public: bool = False,
         owned: Owned | None = None,
         signed: bool = False,
+        idempotency: Idempotency | None = None,
         body: Any = None,
         query: Any = None,
         response: Any = None,
@@ -189,6 +208,7 @@ class Routes:
                     declared=public or roles is not None,
                     owned=owned,
                     signed=signed,
+                    idempotency=idempotency,
                     body=body,
                     query=query,
                     response=response,
@@ -324,7 +344,14 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
         if endpoint.body is not None and not endpoint.signed:
             body = _decode_body(endpoint, await request.read())
         query = _decode_query(endpoint, request) if endpoint.query is not None else None
-        result = await endpoint.handler(Context(request, principal, body, query))
+        try:
+            claim = await _key_claim(endpoint, request, principal, body)
+            result = await endpoint.handler(Context(request, principal, body, query, claim))
+        except AnsweredBeforeError as answered:
+            return _answer(answered.status, answered.body, replayed=True)
+        if claim is not None:
+            assert claim.answer is not None, f"{endpoint.handler.__name__} did not remember"
+            return _answer(*claim.answer, replayed=False)
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:
@@ -334,6 +361,27 @@ def to_aiohttp(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stre
         )
 
     return handle
+
+
+async def _key_claim(
+    endpoint: Endpoint, request: web.Request, principal: Principal | None, body: Any
+) -> KeyClaim | None:
+    """The request's Idempotency-Key; an earlier answer to it is raised at once."""
+    if endpoint.idempotency is None or principal is None:
+        return None
+    key = read_key(request.headers.get(HEADER), endpoint.idempotency)
+    if key is None:
+        return None
+    canonical = ENCODER.encode(body) if body is not None else b""
+    operation = f"{request.method} {request.path}"
+    claim = KeyClaim(principal.participant_id, key, operation, hash_of(canonical), endpoint.status)
+    await claim.check(request.app[RUNTIME].pool)
+    return claim
+
+
+def _answer(status: int, body: bytes, *, replayed: bool) -> web.Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
 def _method_not_allowed(

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from exchange.api.endpoint import Endpoint
+from exchange.idempotency import HEADER, KEY_PATTERN, MAX_LENGTH, Idempotency
 from exchange.messages.common import Problem
 
 _PARAM = re.compile(r"{(\w+)}")
@@ -45,6 +46,8 @@ def _operation(
     ]
     if endpoint.query is not None:
         parameters += _query_parameters(endpoint.query, schemas, refs[endpoint.query])
+    if endpoint.idempotency is not None:
+        parameters.append(_idempotency_key(endpoint.idempotency))
     success: dict[str, Any] = {"description": "Success"}
     if endpoint.response is not None:
         success["content"] = {endpoint.content_type: {"schema": refs[endpoint.response]}}
@@ -73,6 +76,19 @@ def _operation(
     else:
         operation["description"] = _access(endpoint)
     return operation
+
+
+def _idempotency_key(rule: Idempotency) -> dict[str, Any]:
+    return {
+        "name": HEADER,
+        "in": "header",
+        "required": rule is Idempotency.REQUIRED,
+        "description": "A unique value per request (a UUID, say): a retry with the same key and"
+        " body gets the first answer and has no second effect; the same key with another body"
+        " or route is 409 IDEMPOTENCY_KEY_REUSED. Keys are per participant.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH,
+                   "pattern": KEY_PATTERN},
+    }  # fmt: skip
 
 
 def _access(endpoint: Endpoint) -> str:

@@ -22,6 +22,7 @@ from exchange.messages.participants import (
     Role,
     UpdateParticipant,
 )
+from exchange.messages.withdrawals import RegisterBankAccount
 from exchange.pagination import decode_cursor, page_of
 
 routes = Routes("participants")
@@ -225,6 +226,30 @@ async def revoke_key(ctx: Context) -> ApiKeyInfo:
     ctx.runtime.auth.forget_all()
     ctx.app[MARKET].hub.shut_out_key(key_id, "API_KEY_REVOKED", "the API key was revoked")
     return info
+
+
+@routes.route(
+    "PUT",
+    "/v1/participants/{participant_id}/bank-account",
+    summary="Register the participant's account at the designated bank, where its withdrawals"
+    " go (the participant itself, or an operator)",
+    body=RegisterBankAccount,
+    response=Participant,
+    roles=ANY_PARTICIPANT,
+    owned=Owned("participant_id", operators=True),
+)
+async def register_bank_account(ctx: Context) -> Participant:
+    pid = _own_or_operator(ctx)
+    body: RegisterBankAccount = ctx.body
+    async with ctx.transaction() as conn:
+        participant = await store.set_bank_account(conn, pid, body.bank_account)
+        await ctx.audit(
+            conn,
+            "participant.bank_account",
+            f"participant:{pid}",
+            {"bank_account": body.bank_account},
+        )
+    return participant
 
 
 @routes.route(

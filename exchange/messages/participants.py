@@ -83,6 +83,8 @@ class Participant(Struct, frozen=True, kw_only=True):
     status: ParticipantStatus
     created_at: datetime
     updated_at: datetime
+    # where its withdrawals go; shown to the participant itself and to operators only
+    bank_account: str | None = None
 
 
 class ParticipantQuery(PageQuery, frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from exchange.api.endpoint import Endpoint
 from exchange.app import all_endpoints
 from tests.conftest import UNLIMITED_AUTH_FAILURES, settings_for, start_app
 from tests.factories import Api, commodity_body, new_participant, unique
+from tests.outbound_support import arrange_withdrawal
 
 ENDPOINTS = all_endpoints()
 ROLES = ("operator", "buyer", "supplier", "node", "bank")
@@ -84,12 +86,22 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/contracts/{contract_id}/release"): ("operator", None),
     ("POST", "/v1/contracts/{contract_id}/refund"): ("operator", None),
     ("GET", "/v1/participants/{participant_id}/payment-record"): ("any", None),
+    ("PUT", "/v1/participants/{participant_id}/bank-account"): ("any", "participant_id+ops"),
+    ("POST", "/v1/withdrawals"): ("buyer supplier", None),
+    ("GET", "/v1/withdrawals"): ("operator buyer supplier", None),
+    ("GET", "/v1/withdrawals/{withdrawal_id}"): ("operator buyer supplier", "withdrawal_id+ops"),
+    ("POST", "/v1/adjustments"): ("operator", None),
+    ("POST", "/v1/adjustments/{adjustment_id}/approve"): ("operator", None),
+    ("POST", "/v1/adjustments/{adjustment_id}/decline"): ("operator", None),
+    ("GET", "/v1/adjustments"): ("operator", None),
+    ("GET", "/v1/adjustments/{adjustment_id}"): ("operator", None),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/participants/{participant_id}/keys"): {"label": "matrix"},
     ("PATCH", "/v1/orders/{order_id}"): {"quantity": "1"},
+    ("PUT", "/v1/participants/{participant_id}/bank-account"): {"bank_account": "MATRIX-0001"},
 }
 
 
@@ -163,8 +175,25 @@ async def center(database_url: str) -> AsyncIterator[tuple[str, web.Application]
         await runner.cleanup()
 
 
+async def _adjustment(operator: Api, database_url: str, credit_to: int) -> int:
+    """An adjustment proposed by an operator other than `operator` (who may decide it)."""
+    _, proposer = await new_participant(operator, ["operator"])
+    conn = await asyncpg.connect(database_url)
+    try:
+        clearing = await conn.fetchval(
+            "SELECT account_id FROM payment_accounts WHERE kind = 'clearing' AND currency = 'EUR'"
+        )
+    finally:
+        await conn.close()
+    body = {"debit": {"account_id": clearing}, "credit": {"participant_id": credit_to},
+            "currency": "EUR", "amount": "1.00", "reason": "matrix"}  # fmt: skip
+    reply = await proposer.post("/v1/adjustments", body)
+    assert reply.status == 201, reply.body
+    return int(reply.body["id"])
+
+
 @pytest.fixture(scope="module")
-async def world(operator: Api) -> World:
+async def world(operator: Api, database_url: str) -> World:
     region = unique("EU-AZ-")
     assert (await operator.post("/v1/regions", {"code": region, "name": "Matrix"})).status == 201
     traded = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
@@ -190,6 +219,10 @@ async def world(operator: Api) -> World:
         "order_id": (await _order(callers["supplier"].api, code, "sell", "900.00"))["id"],
         "contract_id": own_contract,
     }
+    for role in ("buyer", "supplier"):
+        owner = callers[role].participant_id
+        assert owner is not None
+        callers[role].own["withdrawal_id"] = await arrange_withdrawal(database_url, owner, 500)
     for caller in callers.values():
         caller.own["participant_id"] = caller.participant_id
     # the denied callers: no key, an unknown key, a revoked key, a suspended participant
@@ -209,6 +242,8 @@ async def world(operator: Api) -> World:
         "contract_id": other_contract,
         "participant_id": other["id"],
         "commodity": code,
+        "withdrawal_id": await arrange_withdrawal(database_url, other["id"], 500),
+        "adjustment_id": await _adjustment(operator, database_url, other["id"]),
     }
     return World(operator, callers, values | {"spare_code": spare["code"], "region": region})
 
