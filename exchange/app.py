@@ -73,9 +73,8 @@ def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
     endpoints: list[Endpoint] = []
     for module in (
-    accounts,
-    adjustments,
-    bank,
+        ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
+        settlement, withdrawals, adjustments,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
