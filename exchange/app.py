@@ -22,6 +22,7 @@ from exchange.api import (
     orders,
     participants,
     payments,
+    reconciliations,
     reference,
     settlement,
     withdrawals,
@@ -74,7 +75,7 @@ def all_endpoints() -> list[Endpoint]:
     endpoints: list[Endpoint] = []
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
-        settlement, withdrawals, adjustments,
+        settlement, withdrawals, adjustments, reconciliations,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints

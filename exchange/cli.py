@@ -7,10 +7,12 @@ import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import click
+import msgspec
 import structlog
 from aiohttp import web
 
@@ -23,7 +25,12 @@ from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.migrate import migrate
 from exchange.logs import configure_logging
 from exchange.messages.participants import Contact, CreateParticipant, Role
+from exchange.messages.payments import ReconciliationReport
 from exchange.participants import create_participant, issue_key
+from exchange.payments.notices import Notices
+from exchange.payments.reconcile import currencies_in_use, reconcile
+from settlement.bank.http import HttpBank
+from settlement.bank.port import BankError
 
 log = structlog.get_logger("exchange.cli")
 
@@ -175,6 +182,46 @@ def verify_contracts() -> None:
     verdict = "all verified" if not findings else f"{len(findings)} problem(s)"
     click.echo(f"{checked} contract(s) checked: {verdict}")
     sys.exit(1 if findings else 0)
+
+
+@main.command("reconcile")
+@click.option(
+    "--date", "day", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The UTC day of the bank's statement",
+)  # fmt: skip
+@click.option("--currency", default=None, help="One currency (default: every one in use)")
+def reconcile_command(day: datetime, currency: str | None) -> None:
+    """Match the designated bank's statement of the center's account for one day with the
+    ledger; apply notifications that never arrived; print each report as JSON. Exits 1 if any
+    is not clean."""
+    settings = _settings()
+    configure_logging("WARNING")
+    if settings.bank_url is None:
+        raise click.ClickException("set EXCHANGE_BANK_URL (and EXCHANGE_BANK_API_KEY)")
+    bank = HttpBank(settings.bank_url, settings.bank_api_key or "")
+
+    async def run() -> list[ReconciliationReport]:
+        reports = []
+        try:
+            async with _connection(settings) as conn:
+                await migrate(conn)
+                currencies = [currency] if currency else await currencies_in_use(conn)
+                for code in currencies:
+                    account = settings.bank_account_prefix + code
+                    now = datetime.now(UTC)
+                    report = await reconcile(conn, bank, account, code, day.date(), now, Notices())
+                    reports.append(report)
+        finally:
+            await bank.close()
+        return reports
+
+    try:
+        reports = asyncio.run(run())
+    except BankError as exc:
+        raise click.ClickException(f"the bank's statement could not be fetched: {exc}") from None
+    for report in reports:
+        click.echo(msgspec.json.encode(report))
+    sys.exit(0 if all(report.clean for report in reports) else 1)
 
 
 @main.command("bank-sim")

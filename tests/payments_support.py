@@ -97,6 +97,14 @@ async def notify(
         return Reply(response.status, payload, response.headers)
 
 
+async def signed_credit(
+    http: ClientSession, url: str, secret: str, amount: str, reference: str, **fields: Any
+) -> Reply:
+    """A credit notification signed now, at the real time (for a center on the system clock)."""
+    clock = ManualClock(datetime.now(UTC))
+    return await notify(http, url, secret, clock, credit(amount, reference, clock, **fields))
+
+
 async def deposit(api: Api, clock: ManualClock, participant_id: int, amount: str) -> Reply:
     """A bank credit quoting the participant's deposit reference; must be applied."""
     body = credit(amount, deposit_reference(participant_id), clock)

@@ -7,10 +7,11 @@ amount is signed (ledger entries, the clearing account).
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from exchange.messages.common import Id, PageQuery, Struct
 from exchange.messages.contracts import Contract
+from exchange.messages.reference import Currency
 
 
 class NotificationResult(enum.StrEnum):
@@ -114,3 +115,46 @@ class TrialBalance(Struct, frozen=True, kw_only=True):
     least_limited_minor: int | None  # the smallest spendable balance of a limited account
     unlike_transfers: list[int]  # accounts whose balance differs from their transfers
     transfers: int
+
+
+class Mismatch(Struct, frozen=True, kw_only=True):
+    event_id: str
+    bank_reference: str
+    problem: str
+
+
+class ReconciliationReport(Struct, frozen=True, kw_only=True):
+    """What one reconciliation found (amounts as decimal strings of the currency)."""
+
+    currency: str
+    day: date
+    account: str
+    opening_balance: str
+    closing_balance: str
+    entries: int
+    matched: int
+    recovered: list[str]  # event ids applied from the statement: their notification was lost
+    mismatched: list[Mismatch]  # bookings whose applied event differs from the statement
+    missing_from_statement: list[str]  # events the center applied for that day, not booked
+    clearing_balance: str  # what the ledger says the bank holds for the center, now
+    in_flight: str  # bookings applied by the center that the bank made after the day
+    difference: str  # clearing_balance - in_flight - closing_balance: zero when reconciled
+    clean: bool
+
+
+class RunReconciliation(Struct, frozen=True, kw_only=True):
+    """Reconcile one UTC day of the center's account at the bank in one currency."""
+
+    date: date
+    currency: Currency
+
+
+class Reconciliation(Struct, frozen=True, kw_only=True):
+    id: int
+    run_at: datetime
+    run_by: int | None
+    report: ReconciliationReport
+
+
+class ReconciliationQuery(PageQuery, frozen=True, kw_only=True):
+    currency: Currency | None = None

@@ -95,6 +95,8 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/adjustments/{adjustment_id}/decline"): ("operator", None),
     ("GET", "/v1/adjustments"): ("operator", None),
     ("GET", "/v1/adjustments/{adjustment_id}"): ("operator", None),
+    ("POST", "/v1/reconciliations"): ("operator", None),
+    ("GET", "/v1/reconciliations"): ("operator", None),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
