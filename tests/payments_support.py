@@ -9,6 +9,7 @@ A test module takes the fixtures by importing them (they override conftest's `ce
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from aiohttp import ClientSession, web
 from exchange.clock import ManualClock
 from exchange.payments.references import contract_reference, deposit_reference
 from settlement.bank.signing import HEADER, sign
+from tests.banksim import BankSim
 from tests.conftest import settings_for, start_app
 from tests.factories import Api, Reply, commodity_body, new_participant, unique
 
@@ -44,6 +46,25 @@ async def paying_center(
     try:
         yield url, runner.app
     finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def bank_connected_center(
+    database_url: str, bank: BankSim
+) -> AsyncIterator[tuple[str, web.Application]]:
+    """The center on the system clock, talking to the simulator `bank` through `HttpBank`,
+    and the simulator started, notifying the center."""
+    settings = settings_for(
+        database_url, bank_url=bank.url, bank_api_key=bank.api_key, bank_secret=bank.secret
+    )
+    runner, url = await start_app(settings)
+    try:
+        bank.notify_url = f"{url}/v1/bank/notifications"
+        await bank.start()
+        yield url, runner.app
+    finally:
+        await bank.stop()
         await runner.cleanup()
 
 

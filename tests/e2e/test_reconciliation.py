@@ -18,10 +18,10 @@ from aiohttp import web
 
 from exchange.payments.references import deposit_reference
 from tests.banksim import API_KEY, SECRET, BankSim
-from tests.conftest import settings_for, start_app
 from tests.factories import Api
 from tests.payments_support import (  # noqa: F401 (ledger_holds: an autouse fixture)
     balance,
+    bank_connected_center,
     commodity,
     contract,
     ledger_holds,
@@ -33,26 +33,16 @@ LOSE_EVERYTHING = "lose=1,duplicate=0,delay=0,reorder=0,timeout=0,returns=0"
 
 
 @pytest.fixture(scope="module")
-async def bank(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BankSim]:
-    sim = BankSim(tmp_path_factory.mktemp("bank"), faults=1, fault_rates=LOSE_EVERYTHING)
-    yield sim
-    await sim.stop()
+def bank(tmp_path_factory: pytest.TempPathFactory) -> BankSim:
+    return BankSim(tmp_path_factory.mktemp("bank"), faults=1, fault_rates=LOSE_EVERYTHING)
 
 
 @pytest.fixture(scope="module", name="center")
 async def bank_center(
     database_url: str, bank: BankSim
 ) -> AsyncIterator[tuple[str, web.Application]]:
-    settings = settings_for(
-        database_url, bank_url=bank.url, bank_api_key=API_KEY, bank_secret=SECRET
-    )
-    runner, url = await start_app(settings)
-    bank.notify_url = f"{url}/v1/bank/notifications"
-    await bank.start()
-    try:
-        yield url, runner.app
-    finally:
-        await runner.cleanup()
+    async with bank_connected_center(database_url, bank) as center:
+        yield center
 
 
 def today() -> str:
