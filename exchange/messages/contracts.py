@@ -41,7 +41,9 @@ class Contract(Struct, frozen=True, kw_only=True):
     payment_due_at: datetime | None
     payment_reference: str  # ISO 11649: quote it on the bank transfer that pays this contract
     payment_grace_until: datetime | None  # a late payment (with its penalty) is taken until then
-    paid: str  # held in escrow against the contract so far
+    # paid into escrow against the contract in all (a refund on default or cancellation
+    # does not lower it: the contract's status and the ledger entries show that)
+    paid: str
     late_penalty_paid: str
     funded_at: datetime | None
     updated_at: datetime

@@ -22,8 +22,12 @@ from exchange.messages.contracts import Contract, ContractStatus
 from exchange.orders.projection import commodity_of
 from exchange.payments import ledger_store, money
 from exchange.payments.accounts import available_account, escrow_account
-from exchange.payments.errors import NotAwaitingPaymentError, PaymentWindowClosedError
-from exchange.payments.money import InsufficientFundsError, Move
+from exchange.payments.errors import (
+    InsufficientFundsError,
+    NotAwaitingPaymentError,
+    PaymentWindowClosedError,
+)
+from exchange.payments.money import Move
 from exchange.payments.notices import Notices
 from exchange.units import round_half_up
 from settlement.ledger import AccountId, Cause
@@ -89,10 +93,6 @@ class Settlement:
         return self.contract.status is ContractStatus.FUNDED
 
 
-async def _spendable(conn: Conn, account: AccountId) -> int:
-    return (await ledger_store.balances(conn, [account]))[account].spendable
-
-
 async def settle(
     conn: Conn,
     row: Any,
@@ -110,7 +110,7 @@ async def settle(
     buyer, seller = row["buyer_id"], row["seller_id"]
     funds = await available_account(conn, buyer, currency)
     escrow = await escrow_account(conn, row["commodity_id"], contract_id, currency)
-    spendable = await _spendable(conn, funds)
+    spendable = await ledger_store.spendable(conn, funds)
     outstanding = row["amount_minor"] - row["paid_minor"]
     bps = parse(row["terms"]).breach.late_payment_penalty_bps_per_day
     penalty = late_penalty(row["amount_minor"], bps, row["payment_due_at"], now)
@@ -146,7 +146,7 @@ async def settle(
         into_escrow=take,
         penalty=penalty if funded else 0,
         still_due=0 if funded else outstanding - take + penalty,
-        available=await _spendable(conn, funds),
+        available=await ledger_store.spendable(conn, funds),
     )
     _tell(notices, row, settled)
     return settled

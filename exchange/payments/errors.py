@@ -29,3 +29,29 @@ class BankNotConfiguredError(UnavailableError):
             code="BANK_NOT_CONFIGURED",
             retry_after=60,
         )
+
+
+class InsufficientFundsError(ConflictError):
+    code = "INSUFFICIENT_FUNDS"
+    title = "Not enough available funds"
+
+
+class LedgerRefusedError(ConflictError):
+    """The ledger refused a transfer a flow asked for: a bug in the flow, or a race it lost."""
+
+    code = "LEDGER_REFUSED"
+    title = "The ledger refused the transfer"
+
+
+class ContractStateError(ConflictError):
+    """The contract is not in a state that allows this settlement step."""
+
+    code = "CONTRACT_STATE_CONFLICT"
+    title = "The contract's state does not allow this"
+
+
+class EscrowShortError(ConflictError):
+    """The contract's escrow does not hold what the step would move."""
+
+    code = "ESCROW_INSUFFICIENT"
+    title = "The escrow does not hold the amount"

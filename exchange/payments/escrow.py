@@ -15,33 +15,15 @@ import asyncpg
 
 from exchange.contracts.views import CONTRACT_COLUMNS
 from exchange.db import Conn, Queryable
-from exchange.errors import ConflictError, NotFoundError
+from exchange.errors import NotFoundError
 from exchange.messages.contracts import ContractStatus
 from exchange.orders.projection import commodity_of
 from exchange.payments import accounts, ledger_store
+from exchange.payments.errors import ContractStateError, EscrowShortError
 from exchange.payments.money import Move, move
 from exchange.payments.notices import Notices
 from exchange.units import currency_exponent, format_scaled
-from settlement.ledger import AccountId, Balance, Cause
-
-
-class ContractStateError(ConflictError):
-    """The contract is not in a state that allows this settlement step."""
-
-    code = "CONTRACT_STATE_CONFLICT"
-    title = "The contract's state does not allow this"
-
-
-class EscrowShortError(ConflictError):
-    """The contract's escrow does not hold what the step would move."""
-
-    code = "ESCROW_INSUFFICIENT"
-    title = "The escrow does not hold the amount"
-
-
-def spendable(balance: Balance) -> int:
-    """What a limited account can still give: posted credits less posted and pending debits."""
-    return balance.credits_posted - balance.debits_posted - balance.debits_pending
+from settlement.ledger import AccountId, Cause
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +81,12 @@ async def lock(
     account = await escrow_account_of(conn, row["commodity_id"], contract_id)
     held = 0
     if account is not None:
-        held = spendable((await ledger_store.balances(conn, [account]))[account])
+        held = await ledger_store.spendable(conn, account)
     return Escrow(row=row, account=AccountId(account) if account else None, held=held)
 
 
 async def available_after(conn: Conn, account: AccountId) -> int:
-    return spendable((await ledger_store.balances(conn, [account]))[account])
+    return await ledger_store.spendable(conn, account)
 
 
 async def to_buyer(conn: Conn, escrow: Escrow, amount: int) -> AccountId:

@@ -209,6 +209,11 @@ async def balances(conn: Conn, accounts: Iterable[int]) -> dict[int, Balance]:
     return {row["id"]: _account(row)[1] for row in rows}
 
 
+async def spendable(conn: Conn, account: int) -> int:
+    """What a stored account can still give: posted credits less posted and pending debits."""
+    return (await balances(conn, [account]))[account].spendable
+
+
 class TrialBalance(msgspec.Struct, frozen=True, kw_only=True):
     """The ledger's invariants as stored: both sums are zero, no limited account is below
     zero, and every account's posted balance equals the sum of its posted transfers."""

@@ -10,19 +10,8 @@ from dataclasses import dataclass
 from exchange.db import Conn
 from exchange.errors import ConflictError
 from exchange.payments import ledger_store
+from exchange.payments.errors import InsufficientFundsError, LedgerRefusedError
 from settlement.ledger import AccountId, Cause, Outcome, Result, Transfer, TransferFlags, TransferId
-
-
-class InsufficientFundsError(ConflictError):
-    code = "INSUFFICIENT_FUNDS"
-    title = "Not enough available funds"
-
-
-class LedgerRefusedError(ConflictError):
-    """The ledger refused a transfer a flow asked for: a bug in the flow, or a race it lost."""
-
-    code = "LEDGER_REFUSED"
-    title = "The ledger refused the transfer"
 
 
 @dataclass(frozen=True, slots=True)

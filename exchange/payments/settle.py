@@ -29,10 +29,9 @@ from exchange.db import Conn
 from exchange.errors import UnprocessableError
 from exchange.messages.contracts import Contract, ContractStatus
 from exchange.payments import accounts
+from exchange.payments.errors import ContractStateError, EscrowShortError
 from exchange.payments.escrow import (
-    ContractStateError,
     Escrow,
-    EscrowShortError,
     available_after,
     lock,
     refunded_notice,

@@ -19,7 +19,8 @@ import asyncpg
 from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError
 from exchange.payments import accounts, ledger_store
-from exchange.payments.money import InsufficientFundsError, Move, move
+from exchange.payments.errors import InsufficientFundsError
+from exchange.payments.money import Move, move
 from exchange.payments.notices import Notices
 from exchange.units import UnitsError, currency_exponent, format_scaled, parse_scaled
 from settlement.bank.messages import Notification, NotificationType

@@ -14,7 +14,7 @@ from typing import Any
 from exchange.contracts import lifecycle
 from exchange.messages.contracts import ContractStatus
 from exchange.payments import accounts, ledger_store
-from exchange.payments.escrow import escrow_account_of, spendable
+from exchange.payments.escrow import escrow_account_of
 from exchange.payments.money import Move, move
 from settlement.ledger import AccountKind, Cause
 
@@ -63,14 +63,14 @@ async def escrow_held(conn: Any, contract_id: int) -> int:
     account = await escrow_account_of(conn, row["commodity_id"], contract_id)
     if account is None:
         return 0
-    return spendable((await ledger_store.balances(conn, [account]))[account])
+    return await ledger_store.spendable(conn, account)
 
 
 async def available(conn: Any, participant_id: int, currency: str = "EUR") -> int:
     account = await accounts.find_available(conn, participant_id, currency)
     if account is None:
         return 0
-    return spendable((await ledger_store.balances(conn, [account]))[account])
+    return await ledger_store.spendable(conn, account)
 
 
 async def revenue(conn: Any, currency: str = "EUR") -> int:
@@ -80,7 +80,7 @@ async def revenue(conn: Any, currency: str = "EUR") -> int:
     )
     if account is None:
         return 0
-    return spendable((await ledger_store.balances(conn, [account]))[account])
+    return await ledger_store.spendable(conn, account)
 
 
 async def trial_balance_holds(conn: Any) -> None:
