@@ -6,6 +6,7 @@ import msgspec
 
 from exchange.api.endpoint import Context, Routes
 from exchange.appkeys import CLOCK, MARKET, PAYOUTS, SETTINGS
+from exchange.bounds import check_date
 from exchange.errors import UnavailableError
 from exchange.messages.common import Page
 from exchange.messages.participants import Role
@@ -16,6 +17,7 @@ from exchange.messages.payments import (
     RunReconciliation,
 )
 from exchange.pagination import decode_cursor, page_of
+from exchange.payments.amounts import supported
 from exchange.payments.notices import Notices
 from exchange.payments.reconcile import reconcile
 from settlement.bank.port import BankError
@@ -38,6 +40,9 @@ _REPORT = msgspec.json.Decoder(ReconciliationReport)
 )
 async def run_reconciliation(ctx: Context) -> ReconciliationReport:
     body: RunReconciliation = ctx.body
+    # the caller's own mistakes first, then whether the bank is there
+    supported(body.currency)
+    check_date(body.date, "date")
     bank = ctx.app[PAYOUTS].bank
     if bank is None:
         raise UnavailableError(
@@ -74,6 +79,8 @@ async def run_reconciliation(ctx: Context) -> ReconciliationReport:
 )
 async def list_reconciliations(ctx: Context) -> Page[Reconciliation]:
     query: ReconciliationQuery = ctx.query
+    if query.currency is not None:
+        supported(query.currency)
     before = decode_cursor(query.cursor, int)
     rows = await ctx.runtime.pool.fetch(
         """SELECT id, run_at, run_by, report::text AS report FROM reconciliations

@@ -134,12 +134,19 @@ async def test_an_event_the_bank_never_booked_is_reported_not_hidden(
     assert listed[0]["report"] == report
 
 
-async def test_only_operators_reconcile_and_a_bad_day_is_422(operator: Api) -> None:
+async def test_only_operators_reconcile_and_bad_input_is_422(operator: Api) -> None:
     _, buyer_api, _, _ = await parties(operator)
     body = {"date": today(), "currency": "EUR"}
     assert (await buyer_api.post("/v1/reconciliations", body)).status == 403
-    bad = await operator.post("/v1/reconciliations", {"date": "2026-13-01", "currency": "EUR"})
-    assert bad.status == 422, bad.body
+    for wrong, code in [
+        ({"date": "2026-13-01", "currency": "EUR"}, "VALIDATION_FAILED"),
+        ({"date": "0001-01-01", "currency": "EUR"}, "OUT_OF_RANGE"),
+        ({"date": today(), "currency": "XYZ"}, "UNSUPPORTED_CURRENCY"),
+    ]:
+        bad = await operator.post("/v1/reconciliations", wrong)
+        assert bad.status == 422, bad.body
+        assert bad.body["code"] == code, bad.body
+    assert (await operator.get("/v1/reconciliations", currency="XYZ")).status == 422
 
 
 async def test_the_command_line_reconciles_too(

@@ -14,6 +14,7 @@ import itertools
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from schemathesis import checks as sc
 from schemathesis.generation import GenerationMode
 
 from exchange.app import all_endpoints
+from tests.banksim import BankSim
 from tests.conftest import UNLIMITED_AUTH_FAILURES, settings_for, start_app
 from tests.factories import OPERATOR_KEY, commodity_body, participant_body, unique
 
@@ -48,30 +50,35 @@ ENDPOINTS = {(e.method, e.path): e for e in all_endpoints()}
 class _Center:
     """The center on loopback, on an event loop of its own in a thread."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, folder: Path) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="center", daemon=True)
         self.thread.start()
+        # the designated bank as a real process: withdrawals and reconciliations reach it, and
+        # its secret checks bank notifications (401 without a valid signature)
+        self.bank = BankSim(folder)
+        asyncio.run_coroutine_threadsafe(self.bank.start(), self.loop).result(timeout=60)
         # every 401 the fuzzer provokes counts as a failed authentication from one address; the
         # limit on those has tests of its own (tests/e2e/test_limits.py)
-        # with a bank secret, bank notifications are checked (401 without a valid signature)
         settings = settings_for(
-            database_url, bank_secret="schemathesis-bank-secret-0123", **UNLIMITED_AUTH_FAILURES
-        )
+            database_url, bank_url=self.bank.url, bank_api_key=self.bank.api_key,
+            bank_secret=self.bank.secret, **UNLIMITED_AUTH_FAILURES,
+        )  # fmt: skip
         started = asyncio.run_coroutine_threadsafe(start_app(settings), self.loop)
         self.runner: web.AppRunner
         self.runner, self.url = started.result(timeout=60)
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=60)
+        asyncio.run_coroutine_threadsafe(self.bank.stop(), self.loop).result(timeout=60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
 
 
 @pytest.fixture(scope="module")
-def center_url(database_url: str) -> Iterator[str]:
-    center = _Center(database_url)
+def center_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    center = _Center(database_url, tmp_path_factory.mktemp("schemathesis-bank"))
     try:
         yield center.url
     finally:
