@@ -1,0 +1,192 @@
+"""Shared by the end-to-end payment tests against the bank simulator as a real process: a center
+on loopback that talks to it through `HttpBank` and takes its signed notifications on
+`POST /v1/bank/notifications`, the two clocks moved in step, participants with accounts at the
+bank, and, after every test, the ledger's trial balance and the center's clearing account
+checked against what the bank holds for the center.
+
+A test module takes the fixtures by importing them (they override conftest's `center`):
+
+    from tests.bank_e2e_support import (  # noqa: F401
+        bank_and_center, books_agree, center_with_bank, manual_clock, simulated_bank,
+    )
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from exchange.appkeys import DEADLINES
+from exchange.clock import ManualClock
+from exchange.payments.deadlines import SweepReport
+from settlement.bank.messages import TransferResult, TransferStatus
+from settlement.money import parse_scaled
+from tests.banksim import API_KEY, SECRET, BankSim
+from tests.conftest import settings_for, start_app
+from tests.e2e.test_ws_market import Socket, connect
+from tests.factories import Api, new_participant, unique
+from tests.outbound_support import eventually
+from tests.payments_support import center_balance, manual_clock
+
+__all__ = ["bank_and_center", "books_agree", "center_with_bank", "manual_clock", "simulated_bank"]
+
+EUR = "EUR"
+
+
+@pytest.fixture(scope="module")
+async def bank_and_center(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, clock: ManualClock
+) -> AsyncIterator[tuple[BankSim, str, web.Application]]:
+    """The simulator (its own process, stopped by pid) and a center that uses it: the center
+    orders payouts through `HttpBank` at the simulator's URL and the simulator notifies the
+    center's endpoint, both with the shared secret. The deadline sweep runs only when a test
+    says so (`sweep`), after moving the clocks."""
+    bank = BankSim(tmp_path_factory.mktemp("bank"), secret=SECRET, api_key=API_KEY)
+    settings = settings_for(
+        database_url, bank_url=bank.url, bank_api_key=API_KEY, bank_secret=SECRET,
+        payment_sweep_seconds=0,
+    )  # fmt: skip
+    runner, url = await start_app(settings, clock)
+    try:
+        bank.notify_url = f"{url}/v1/bank/notifications"
+        await bank.start()
+        try:
+            yield bank, url, runner.app
+        finally:
+            await bank.stop()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="module", name="bank")
+def simulated_bank(bank_and_center: tuple[BankSim, str, web.Application]) -> BankSim:
+    return bank_and_center[0]
+
+
+@pytest.fixture(scope="module", name="center")
+def center_with_bank(
+    bank_and_center: tuple[BankSim, str, web.Application],
+) -> tuple[str, web.Application]:
+    return bank_and_center[1], bank_and_center[2]
+
+
+@pytest.fixture(autouse=True)
+async def books_agree(operator: Api, bank: BankSim, clock: ManualClock) -> AsyncIterator[None]:
+    """Before every test the bank's clock is put where the center's reads; after it, once
+    the bank has delivered every notification, the trial balance holds and the center's
+    clearing account is minus the bank's balance of the center's account."""
+    await bank.follow_clock(clock.now())
+    yield
+    await bank.wait_delivered()
+    reply = await operator.get("/v1/ledger/trial-balance")
+    assert reply.status == 200, reply.body
+    assert reply.body["holds"], reply.body
+    await assert_clearing_mirrors_the_bank(operator, bank)
+
+
+async def assert_clearing_mirrors_the_bank(operator: Api, bank: BankSim) -> None:
+    at_bank = minor(await bank.balance(bank.center_account(EUR)))
+    clearing = minor((await center_balance(operator, EUR))["clearing"])
+    assert clearing == -at_bank, (clearing, at_bank)
+
+
+async def move_clocks(clock: ManualClock, bank: BankSim, to: datetime) -> None:
+    """Move the center's clock to `to` (never back) and the bank's with it."""
+    clock.set(max(to, clock.now()))
+    await bank.follow_clock(clock.now())
+
+
+async def sweep(center: tuple[str, web.Application]) -> SweepReport:
+    """One run of the center's deadline sweep at its clock's time."""
+    return await center[1][DEADLINES].run_once()
+
+
+def minor(text: str) -> int:
+    """A signed decimal string of EUR as cents."""
+    return -parse_scaled(text[1:], 2) if text.startswith("-") else parse_scaled(text, 2)
+
+
+@dataclass
+class Party:
+    """A participant of the center with an account at the bank, registered with the center."""
+
+    id: int
+    api: Api
+    account: str  # its account number at the bank
+
+    async def pay(self, bank: BankSim, amount: str, reference: str) -> TransferResult:
+        """Transfer at the bank to the center's account quoting `reference`; waits until the
+        bank has told the center."""
+        result = await bank.pay(self.account, bank.center_account(EUR), amount, EUR, reference)
+        assert result.status is TransferStatus.EXECUTED, result
+        await bank.wait_delivered()
+        return result
+
+    async def deposit(self, bank: BankSim, amount: str) -> TransferResult:
+        """Transfer at the bank quoting the participant's deposit reference."""
+        accounts = await self.api.get("/v1/accounts")
+        assert accounts.status == 200, accounts.body
+        return await self.pay(bank, amount, accounts.body["deposit_reference"])
+
+
+async def party(operator: Api, bank: BankSim, roles: list[str], opening: str, region: str) -> Party:
+    """A participant with an account at the bank opened with `opening` EUR, registered with
+    the center (`PUT /v1/participants/{id}/bank-account`)."""
+    found, api = await new_participant(operator, roles, home_region=region)
+    number = await bank.open_account(found["legal_name"], EUR, opening)
+    path = f"/v1/participants/{found['id']}/bank-account"
+    reply = await api.call("PUT", path, {"bank_account": number})
+    assert reply.status == 200, reply.body
+    assert reply.body["bank_account"] == number
+    return Party(found["id"], api, number)
+
+
+async def trading_parties(
+    operator: Api, bank: BankSim, buyer_opening: str = "10000.00"
+) -> tuple[Party, Party]:
+    """A buyer (with `buyer_opening` at the bank) and a supplier (nothing at the bank) in a
+    region of their own."""
+    region = unique("EU-BANK-")
+    assert (await operator.post("/v1/regions", {"code": region, "name": region})).status == 201
+    buyer = await party(operator, bank, ["buyer"], buyer_opening, region)
+    supplier = await party(operator, bank, ["supplier"], "0.00", region)
+    return buyer, supplier
+
+
+async def contract_of(api: Api, contract_id: int) -> dict[str, Any]:
+    reply = await api.get(f"/v1/contracts/{contract_id}")
+    assert reply.status == 200, reply.body
+    return reply.body["contract"]  # type: ignore[no-any-return]
+
+
+async def withdrawal_in(api: Api, withdrawal_id: int, status: str) -> dict[str, Any]:
+    """Poll the withdrawal until it is in `status` (or fail after a deadline)."""
+
+    async def check() -> dict[str, Any] | None:
+        body = (await api.get(f"/v1/withdrawals/{withdrawal_id}")).body
+        return body if body["status"] == status else None  # type: ignore[no-any-return]
+
+    found: dict[str, Any] = await eventually(check, f"withdrawal {withdrawal_id} {status}")
+    return found
+
+
+async def money_notice(sock: Socket, event: str) -> dict[str, Any]:
+    """The next `money` notice of `event` on a `user` subscription (other notices, contract
+    notices and heartbeats may come before it)."""
+    while True:
+        message = await sock.next("money", skipping=("heartbeat", "user", "contract"))
+        if message["event"] == event:
+            return message
+
+
+async def user_channel(api: Api) -> Socket:
+    """A WebSocket subscribed to the participant's `user` channel, past its snapshot."""
+    sock = await connect(api)
+    await sock.subscribe({"name": "user"})
+    await sock.next("user_snapshot")
+    return sock
