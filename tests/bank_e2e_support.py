@@ -14,17 +14,21 @@ A test module takes the fixtures by importing them (they override conftest's `ce
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from exchange.appkeys import DEADLINES
 from exchange.clock import ManualClock
 from exchange.payments.deadlines import SweepReport
 from settlement.bank.messages import TransferResult, TransferStatus
+from settlement.bank.signing import HEADER
 from settlement.money import parse_scaled
 from tests.banksim import API_KEY, SECRET, BankSim
 from tests.conftest import settings_for, start_app
@@ -38,15 +42,15 @@ __all__ = ["bank_and_center", "books_agree", "center_with_bank", "manual_clock",
 EUR = "EUR"
 
 
-@pytest.fixture(scope="module")
-async def bank_and_center(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str, clock: ManualClock
+@asynccontextmanager
+async def running(
+    tmp_path: Path, database_url: str, clock: ManualClock, tap: Tap | None = None
 ) -> AsyncIterator[tuple[BankSim, str, web.Application]]:
     """The simulator (its own process, stopped by pid) and a center that uses it: the center
     orders payouts through `HttpBank` at the simulator's URL and the simulator notifies the
-    center's endpoint, both with the shared secret. The deadline sweep runs only when a test
-    says so (`sweep`), after moving the clocks."""
-    bank = BankSim(tmp_path_factory.mktemp("bank"), secret=SECRET, api_key=API_KEY)
+    center's endpoint (through `tap`, if given), both with the shared secret. The deadline
+    sweep runs only when a test says so (`sweep`), after moving the clocks."""
+    bank = BankSim(tmp_path, secret=SECRET, api_key=API_KEY)
     settings = settings_for(
         database_url, bank_url=bank.url, bank_api_key=API_KEY, bank_secret=SECRET,
         payment_sweep_seconds=0,
@@ -54,13 +58,25 @@ async def bank_and_center(
     runner, url = await start_app(settings, clock)
     try:
         bank.notify_url = f"{url}/v1/bank/notifications"
+        if tap is not None:
+            bank.notify_url = await tap.start(bank.notify_url)
         await bank.start()
         try:
             yield bank, url, runner.app
         finally:
             await bank.stop()
+            if tap is not None:
+                await tap.stop()
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+async def bank_and_center(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, clock: ManualClock
+) -> AsyncIterator[tuple[BankSim, str, web.Application]]:
+    async with running(tmp_path_factory.mktemp("bank"), database_url, clock) as started:
+        yield started
 
 
 @pytest.fixture(scope="module", name="bank")
@@ -87,6 +103,58 @@ async def books_agree(operator: Api, bank: BankSim, clock: ManualClock) -> Async
     assert reply.status == 200, reply.body
     assert reply.body["holds"], reply.body
     await assert_clearing_mirrors_the_bank(operator, bank)
+
+
+@dataclass(frozen=True)
+class Captured:
+    body: bytes
+    signature: str | None  # the Bank-Signature header as the bank sent it
+    status: int  # the center's answer
+    answer: bytes
+
+
+class Tap:
+    """Between the bank and the center: forwards each notification unchanged and keeps a copy of
+    what went by, as an eavesdropper on the wire could (for replaying it)."""
+
+    def __init__(self) -> None:
+        self.target = ""
+        self.seen: list[Captured] = []
+        self._runner: web.AppRunner | None = None
+        self._http: ClientSession | None = None
+
+    async def start(self, target: str) -> str:
+        """Listen on loopback, forwarding to `target`; returns the URL to notify."""
+        self.target = target
+        self._http = ClientSession()
+        app = web.Application()
+        app.router.add_post("/v1/bank/notifications", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        return f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1/bank/notifications"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        assert self._http is not None
+        body = await request.read()
+        signature = request.headers.get(HEADER)
+        headers = {"Content-Type": "application/json"}
+        if signature is not None:
+            headers[HEADER] = signature
+        async with self._http.post(self.target, data=body, headers=headers) as answer:
+            raw = await answer.read()
+            self.seen.append(Captured(body, signature, answer.status, raw))
+            return web.Response(status=answer.status, body=raw, content_type=answer.content_type)
+
+    def of(self, wanted: str) -> list[Captured]:
+        """What went by about the transfer with this end-to-end id."""
+        return [c for c in self.seen if msgspec.json.decode(c.body)["end_to_end_id"] == wanted]
 
 
 async def assert_clearing_mirrors_the_bank(operator: Api, bank: BankSim) -> None:
