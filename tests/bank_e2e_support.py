@@ -29,13 +29,13 @@ from exchange.clock import ManualClock
 from exchange.payments.deadlines import SweepReport
 from settlement.bank.messages import TransferResult, TransferStatus
 from settlement.bank.signing import HEADER
-from settlement.money import parse_scaled
+from settlement.money import CURRENCY_EXPONENTS, parse_scaled
 from tests.banksim import API_KEY, SECRET, BankSim
 from tests.conftest import settings_for, start_app
 from tests.e2e.test_ws_market import Socket, connect
 from tests.factories import Api, new_participant, unique
 from tests.outbound_support import eventually
-from tests.payments_support import center_balance, manual_clock
+from tests.payments_support import manual_clock
 
 __all__ = ["bank_and_center", "books_agree", "center_with_bank", "manual_clock", "simulated_bank"]
 
@@ -158,9 +158,15 @@ class Tap:
 
 
 async def assert_clearing_mirrors_the_bank(operator: Api, bank: BankSim) -> None:
-    at_bank = minor(await bank.balance(bank.center_account(EUR)))
-    clearing = minor((await center_balance(operator, EUR))["clearing"])
-    assert clearing == -at_bank, (clearing, at_bank)
+    """In every currency the bank keeps, the center's clearing account is minus what the bank
+    holds in the center's account."""
+    reply = await operator.get("/v1/accounts/center")
+    assert reply.status == 200, reply.body
+    clearing = {b["currency"]: b["clearing"] for b in reply.body["balances"]}
+    for currency, scale in CURRENCY_EXPONENTS.items():
+        at_bank = parse_scaled(await bank.balance(bank.center_account(currency)), scale)
+        ours = clearing.get(currency, "0")
+        assert signed_minor(ours, scale) == -at_bank, (currency, ours, at_bank)
 
 
 async def move_clocks(clock: ManualClock, bank: BankSim, to: datetime) -> None:
@@ -174,9 +180,11 @@ async def sweep(center: tuple[str, web.Application]) -> SweepReport:
     return await center[1][DEADLINES].run_once()
 
 
-def minor(text: str) -> int:
-    """A signed decimal string of EUR as cents."""
-    return -parse_scaled(text[1:], 2) if text.startswith("-") else parse_scaled(text, 2)
+def signed_minor(text: str, scale: int = 2) -> int:
+    """A signed decimal string in minor units (EUR cents unless `scale` says otherwise)."""
+    if text.startswith("-"):
+        return -parse_scaled(text[1:], scale)
+    return parse_scaled(text, scale)
 
 
 @dataclass

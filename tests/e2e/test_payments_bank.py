@@ -1,8 +1,10 @@
 """Money in, end to end: the bank simulator as its own process notifies the running center of
 transfers the participants make at the bank. Deposit, payment by transfer and from balance,
 under- and overpayment, late payment with its penalty, default and refunds. The clocks move
-forward only, so the tests that move them come last; after each, the trial balance holds and
-the center's clearing account mirrors the bank (`books_agree`)."""
+forward only, so the tests that move them come last, nearest deadline first: a contract from
+the book takes its due time from the book writer's timestamp (the system's time), not from the
+center's clock, so one made after the clock moved would be late from birth. After each test
+the trial balance holds and the center's clearing account mirrors the bank (`books_agree`)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from tests.bank_e2e_support import (  # noqa: F401
     center_with_bank,
     contract_of,
     manual_clock,
-    minor,
     money_notice,
     move_clocks,
     simulated_bank,
@@ -22,6 +23,7 @@ from tests.bank_e2e_support import (  # noqa: F401
     trading_parties,
     user_channel,
 )
+from tests.factories import order_body
 from tests.payments_support import balance, commodity, contract
 
 
@@ -132,6 +134,77 @@ async def test_refunds_and_cancellation_give_the_escrow_back_to_the_buyer(operat
     assert await balance(supplier.api) == _holding("0.00", "0.00")
 
 
+async def test_cancelling_an_unfunded_contract_gives_a_partial_payment_back(operator, bank):
+    buyer, supplier = await trading_parties(operator, bank)
+    made = await contract(buyer.api, supplier.api, await commodity(operator), 1000)
+    await buyer.pay(bank, "300.00", made["payment_reference"])
+
+    cancelled = await operator.post(f"/v1/contracts/{made['id']}/cancel", {"reason": "withdrawn"})
+    await buyer.pay(bank, "700.00", made["payment_reference"])  # the rest comes anyway
+
+    assert (cancelled.status, cancelled.body["status"]) == (200, "cancelled")
+    assert (await contract_of(buyer.api, made["id"]))["status"] == "cancelled"
+    assert await balance(buyer.api) == _holding("1000.00", "0.00")
+
+
+async def test_a_payment_in_another_currency_stays_available_in_it(operator, bank):
+    buyer, supplier = await trading_parties(operator, bank)
+    made = await contract(buyer.api, supplier.api, await commodity(operator), 1000)
+    dollars = await bank.open_account("Buyer's dollar account", "USD", "500.00")
+
+    paid = await bank.pay(
+        dollars, bank.center_account("USD"), "300.00", "USD", made["payment_reference"]
+    )
+    await bank.wait_delivered()
+
+    assert paid.status.value == "executed"
+    unpaid = await contract_of(buyer.api, made["id"])
+    assert (unpaid["status"], unpaid["paid"]) == ("awaiting_payment", "0.00")
+    assert await balance(buyer.api, "USD") == {
+        "currency": "USD", "available": "300.00", "in_escrow": "0.00", "reserved": "0.00",
+    }  # fmt: skip
+    assert await balance(buyer.api) == _holding("0.00", "0.00")
+
+
+async def test_a_payment_before_review_waits_in_available_funds(operator, bank):
+    buyer, supplier = await trading_parties(operator, bank)
+    code = await commodity(operator, review_threshold="500.00")
+    sell = order_body(code, "sell", 1000, 1)
+    assert (await supplier.api.post("/v1/orders", sell)).status == 201
+    bought = await buyer.api.post("/v1/orders", order_body(code, "buy", 1000, 1))
+    assert bought.body["status"] == "filled", bought.body
+    [made] = (await buyer.api.get("/v1/contracts", commodity=code)).body["data"]
+
+    await buyer.pay(bank, "1000.00", made["payment_reference"])
+    waiting = await contract_of(buyer.api, made["id"])
+    approved = await operator.post(f"/v1/contracts/{made['id']}/approve", {"reason": "fine"})
+    paid = await buyer.api.post(f"/v1/contracts/{made['id']}/pay")
+
+    assert (made["status"], waiting["status"], waiting["paid"]) == (
+        "pending_review", "pending_review", "0.00",
+    )  # fmt: skip
+    assert made["payment_due_at"] is None  # the payment term runs from the approval
+    assert approved.body["payment_due_at"] is not None
+    assert (approved.status, approved.body["status"]) == (200, "awaiting_payment")
+    assert (paid.status, paid.body["contract"]["status"]) == (200, "funded")
+    assert await balance(buyer.api) == _holding("0.00", "1000.00")
+
+
+async def test_a_late_overpayment_pays_the_penalty_and_leaves_the_rest_available(
+    operator, bank, clock
+):
+    buyer, supplier = await trading_parties(operator, bank)
+    made = await contract(buyer.api, supplier.api, await commodity(operator), 1000)
+    await move_clocks(clock, bank, _at(made["payment_due_at"]) + timedelta(hours=1))
+
+    await buyer.pay(bank, "1100.00", made["payment_reference"])  # the penalty is 0.50
+
+    funded = await contract_of(buyer.api, made["id"])
+    assert (funded["status"], funded["late_penalty_paid"]) == ("funded", "0.50")
+    assert await balance(supplier.api) == _holding("0.50", "0.00")
+    assert await balance(buyer.api) == _holding("99.50", "1000.00")
+
+
 async def test_a_late_payment_within_grace_pays_the_penalty_to_the_supplier(operator, bank, clock):
     buyer, supplier = await trading_parties(operator, bank)
     code = await commodity(operator, late_payment_penalty_bps=5)
@@ -173,6 +246,6 @@ async def test_past_grace_the_contract_defaults_and_the_partial_payment_goes_bac
     assert (defaulted["status"], defaulted["paid"]) == ("defaulted", "400.00")
     assert after_default == _holding("400.00", "0.00")
     assert await balance(buyer.api) == _holding("500.00", "0.00")
-    assert minor(await bank.balance(buyer.account)) == minor("9500.00")
+    assert await bank.balance(buyer.account) == "9500.00"
     record = (await supplier.api.get(f"/v1/participants/{buyer.id}/payment-record")).body
     assert record["defaulted"]["contract_ids"] == [made["id"]]

@@ -121,3 +121,31 @@ async def test_a_four_eyes_adjustment_needs_a_second_operator_and_can_be_paid_ou
     assert await balance(buyer.api) == _holding("70.00")
     assert await balance(supplier.api) == _holding("0.00")
     assert await bank.balance(supplier.account) == "30.00"
+
+
+async def test_yen_in_and_out_keep_their_scale(operator, bank):
+    holder, api = await new_participant(operator, ["buyer"])
+    yen = await bank.open_account("Yen Holder KK", "JPY", "100000")
+    registered = await api.call(
+        "PUT", f"/v1/participants/{holder['id']}/bank-account", {"bank_account": yen}
+    )
+    assert registered.status == 200, registered.body
+    reference = (await api.get("/v1/accounts")).body["deposit_reference"]
+    await bank.pay(yen, bank.center_account("JPY"), "25000", "JPY", reference)
+    await bank.wait_delivered()
+    who = Party(holder["id"], api, yen)
+
+    fraction = await post_with_key(
+        api, "/v1/withdrawals", {"currency": "JPY", "amount": "0.5"}, unique("wd-")
+    )
+    asked = await post_with_key(
+        api, "/v1/withdrawals", {"currency": "JPY", "amount": "4000"}, unique("wd-")
+    )
+    settled = await withdrawal_in(who.api, asked.body["id"], "settled")
+
+    assert (fraction.status, fraction.code) == (422, "INVALID_AMOUNT")
+    assert (asked.status, settled["amount"]) == (202, "4000")
+    assert await bank.balance(yen) == "79000"
+    assert await balance(api, "JPY") == {
+        "currency": "JPY", "available": "21000", "in_escrow": "0", "reserved": "0",
+    }  # fmt: skip
