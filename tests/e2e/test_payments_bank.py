@@ -8,6 +8,7 @@ the trial balance holds and the center's clearing account mirrors the bank (`boo
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from tests.bank_e2e_support import (  # noqa: F401
@@ -188,6 +189,24 @@ async def test_a_payment_before_review_waits_in_available_funds(operator, bank):
     assert (approved.status, approved.body["status"]) == (200, "awaiting_payment")
     assert (paid.status, paid.body["contract"]["status"]) == (200, "funded")
     assert await balance(buyer.api) == _holding("0.00", "1000.00")
+
+
+async def test_a_bank_credit_racing_a_payment_from_balance_funds_the_contract_once(operator, bank):
+    buyer, supplier = await trading_parties(operator, bank)
+    made = await contract(buyer.api, supplier.api, await commodity(operator), 1000)
+    await buyer.deposit(bank, "1000.00")
+
+    from_balance, by_bank = await asyncio.gather(
+        buyer.api.post(f"/v1/contracts/{made['id']}/pay"),
+        buyer.pay(bank, "1000.00", made["payment_reference"]),
+    )
+
+    assert by_bank.status.value == "executed"
+    assert from_balance.status in (200, 409), from_balance.body
+    funded = await contract_of(buyer.api, made["id"])
+    assert (funded["status"], funded["paid"]) == ("funded", "1000.00")
+    assert await balance(buyer.api) == _holding("1000.00", "1000.00")
+    assert await bank.balance(buyer.account) == "8000.00"
 
 
 async def test_a_late_overpayment_pays_the_penalty_and_leaves_the_rest_available(

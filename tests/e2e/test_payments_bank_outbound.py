@@ -5,6 +5,7 @@ balance holds and the center's clearing account mirrors the bank (`books_agree`)
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from settlement.bank.messages import TransferStatus
@@ -13,6 +14,7 @@ from tests.bank_e2e_support import (  # noqa: F401
     bank_and_center,
     books_agree,
     center_with_bank,
+    contract_of,
     manual_clock,
     simulated_bank,
     trading_parties,
@@ -21,7 +23,7 @@ from tests.bank_e2e_support import (  # noqa: F401
 from tests.banksim import BankSim
 from tests.factories import Api, new_participant, unique
 from tests.outbound_support import post_with_key
-from tests.payments_support import balance
+from tests.payments_support import balance, commodity, contract
 
 
 def _holding(available: str, reserved: str = "0.00") -> dict[str, str]:
@@ -148,4 +150,30 @@ async def test_yen_in_and_out_keep_their_scale(operator, bank):
     assert await bank.balance(yen) == "79000"
     assert await balance(api, "JPY") == {
         "currency": "JPY", "available": "21000", "in_escrow": "0", "reserved": "0",
+    }  # fmt: skip
+
+
+async def test_a_withdrawal_racing_a_contract_payment_spends_the_funds_once(operator, bank):
+    buyer, supplier = await trading_parties(operator, bank)
+    await buyer.deposit(bank, "1000.00")
+    code = await commodity(operator)
+    made = await contract(buyer.api, supplier.api, code, 1000)
+    body = {"currency": "EUR", "amount": "1000.00"}
+
+    out, paid = await asyncio.gather(
+        post_with_key(buyer.api, "/v1/withdrawals", body, unique("wd-")),
+        buyer.api.post(f"/v1/contracts/{made['id']}/pay"),
+    )
+    if out.status == 202:
+        await withdrawal_in(buyer.api, out.body["id"], "settled")
+    await bank.wait_delivered()
+
+    assert sorted([out.status, paid.status]) in ([200, 409], [202, 409]), (out.body, paid.body)
+    assert "INSUFFICIENT_FUNDS" in (out.code, paid.code)
+    state = (await contract_of(buyer.api, made["id"]))["status"]
+    at_bank = await bank.balance(buyer.account)
+    assert (state, at_bank) in (("funded", "9000.00"), ("awaiting_payment", "10000.00"))
+    in_escrow = "1000.00" if state == "funded" else "0.00"
+    assert await balance(buyer.api) == {
+        "currency": "EUR", "available": "0.00", "in_escrow": in_escrow, "reserved": "0.00",
     }  # fmt: skip
