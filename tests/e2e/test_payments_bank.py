@@ -244,6 +244,23 @@ async def test_a_late_payment_within_grace_pays_the_penalty_to_the_supplier(oper
     assert record["paid_late"]["contract_ids"] == [made["id"]]
 
 
+async def test_at_the_grace_end_itself_a_payment_is_still_taken_and_nothing_defaults(
+    operator, bank, clock, center
+):
+    buyer, supplier = await trading_parties(operator, bank)
+    made = await contract(buyer.api, supplier.api, await commodity(operator), 1000)
+    await move_clocks(clock, bank, _at(made["payment_grace_until"]))
+
+    report = await sweep(center)
+    await buyer.pay(bank, "1001.50", made["payment_reference"])  # three started days: 1.50
+
+    assert made["id"] not in report.defaulted
+    funded = await contract_of(buyer.api, made["id"])
+    assert (funded["status"], funded["late_penalty_paid"]) == ("funded", "1.50")
+    assert await balance(supplier.api) == _holding("1.50", "0.00")
+    assert await balance(buyer.api) == _holding("0.00", "1000.00")
+
+
 async def test_past_grace_the_contract_defaults_and_the_partial_payment_goes_back(
     operator, bank, clock, center
 ):
