@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,6 +37,8 @@ from settlement.bank.messages import (
     BankAccount,
     Notification,
     OpenAccount,
+    SetClock,
+    SimClock,
     Statement,
     TransferRequest,
     TransferResult,
@@ -247,6 +249,23 @@ class BankSim:
             assert time.monotonic() < deadline, f"still delivering after {limit} s: {counts}"
             await asyncio.sleep(0.02)
 
+    async def clock(self) -> SimClock:
+        """The simulator's time and its offset from the system clock."""
+        result: SimClock = await self._ok("GET", "/v1/clock", SimClock)
+        return result
+
+    async def set_clock_offset(self, seconds: int) -> SimClock:
+        """The simulator reads the system time plus `seconds` from now on."""
+        body = SetClock(offset_seconds=seconds)
+        result: SimClock = await self._ok("POST", "/v1/clock", SimClock, body)
+        return result
+
+    async def follow_clock(self, now: datetime) -> SimClock:
+        """Put the simulator's clock (to the second) where a center's clock reads `now`, so
+        that the times it signs notifications at are within the center's tolerance (the
+        simulator runs on this machine: the offset is taken from the system clock here)."""
+        return await self.set_clock_offset(round((now - datetime.now(UTC)).total_seconds()))
+
     async def faults(self) -> list[dict[str, Any]]:
         """The faults the simulator produced so far (fault mode)."""
         _, answer = await self.request("GET", "/v1/faults")
@@ -258,9 +277,12 @@ class Receiver:
     """A stand-in for the center's notifications endpoint, on loopback: checks each signature,
     records what arrives, and can answer 503 to the first few attempts."""
 
-    def __init__(self, secret: str = SECRET, fail_first: int = 0) -> None:
+    def __init__(
+        self, secret: str = SECRET, fail_first: int = 0, now: Callable[[], float] = time.time
+    ) -> None:
         self.secret = secret.encode()
         self.fail_first = fail_first
+        self.now = now  # the receiving center's clock (unix seconds)
         self.attempts = 0
         self.received: list[Notification] = []
         self.forged = 0
@@ -271,7 +293,7 @@ class Receiver:
         body = await request.read()
         self.attempts += 1
         try:
-            verify(self.secret, body, request.headers.get(HEADER), int(time.time()))
+            verify(self.secret, body, request.headers.get(HEADER), int(self.now()))
         except SignatureError:
             self.forged += 1
             return web.Response(status=401)

@@ -100,6 +100,20 @@ class StatementEntry(Wire, frozen=True, kw_only=True):
     event_id: str  # the notification that told of this booking
 
 
+class SetClock(Wire, frozen=True, kw_only=True):
+    """Move the simulator's clock (its own administration, for tests): from now on it reads the
+    system's time plus `offset_seconds`, in step with a center whose clock a test moved."""
+
+    offset_seconds: Annotated[int, msgspec.Meta(ge=-(10**9), le=10**9)]
+
+
+class SimClock(Wire, frozen=True, kw_only=True):
+    """The simulator's clock: its offset from the system's time, and the time it reads now."""
+
+    offset_seconds: int
+    now: datetime
+
+
 class Statement(Wire, frozen=True, kw_only=True):
     """One day of an account: opening balance, every booking in order, closing balance."""
 

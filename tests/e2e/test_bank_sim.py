@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -201,6 +202,35 @@ async def test_wrong_secret_is_caught_by_the_receiver(tmp_path: Path) -> None:
     finally:
         await receiver.stop()
     assert receiver.received == []
+
+
+async def test_the_clock_moves_bookings_and_signatures_in_step_with_a_center(
+    tmp_path: Path,
+) -> None:
+    day = 86_400
+    ahead = Receiver(now=lambda: time.time() + day)  # a center whose clock was moved a day on
+    await ahead.start()
+    try:
+        async with BankSim(tmp_path, notify_url=ahead.url) as bank:
+            bad, problem = await bank.request("POST", "/v1/clock", {"offset_seconds": "1 day"})
+            moved = await bank.set_clock_offset(day)
+            read = await bank.clock()
+            buyer = await bank.open_account("Timely Buyer", "EUR", "10.00")
+            paid = await bank.pay(buyer, CENTER, "1.00", "EUR", "RF18C1", end_to_end_id="CLK-1")
+            counts = await bank.wait_delivered()
+            statement = await bank.statement(CENTER, (today() + timedelta(days=1)).date())
+            back = await bank.follow_clock(today())
+    finally:
+        await ahead.stop()
+    assert (bad, problem["code"]) == (422, "VALIDATION_FAILED")
+    assert moved.offset_seconds == read.offset_seconds == day
+    assert abs((read.now - today()).total_seconds() - day) < 60
+    assert paid.booked_at is not None
+    assert abs((paid.booked_at - today()).total_seconds() - day) < 60
+    assert (counts["delivered"], ahead.forged) == (1, 0)  # signed at the moved time
+    assert [n.end_to_end_id for n in ahead.received] == ["CLK-1"]
+    assert [e.end_to_end_id for e in statement.entries] == ["CLK-1"]
+    assert back.offset_seconds in (-1, 0)
 
 
 async def test_http_bank_refusals_and_unavailability(bank: BankSim) -> None:

@@ -9,13 +9,19 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
 
-from settlement.bank.messages import OpenAccount, TransferRequest, TransferStatus
+from settlement.bank.messages import (
+    OpenAccount,
+    SetClock,
+    SimClock,
+    TransferRequest,
+    TransferStatus,
+)
 from settlement.bank.simulator.errors import (
     BankSimError,
     InvalidError,
@@ -62,6 +68,11 @@ class Simulator:
     notifier: Notifier | None = None
     faults: list[FaultRecord] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    offset: timedelta = timedelta(0)  # moved by `POST /v1/clock`
+
+    def now(self) -> datetime:
+        """The bank's time: its clock plus the offset a test set (bookings, signatures)."""
+        return self.clock() + self.offset
 
     def publish(self, outcome: Outcome) -> None:
         if self.notifier is not None and outcome.notifications:
@@ -150,7 +161,7 @@ async def statement(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     sim = request.app[SIM]
     order = await _decode(request, TransferRequest)
-    outcome = sim.state.transfer(order, sim.clock())
+    outcome = sim.state.transfer(order, sim.now())
     if outcome.replayed:
         return _json(outcome.result)
     sim.publish(outcome)
@@ -174,9 +185,28 @@ async def get_transfer(request: web.Request) -> web.Response:
 
 async def return_transfer(request: web.Request) -> web.Response:
     sim = request.app[SIM]
-    outcome = sim.state.return_transfer(request.match_info["end_to_end_id"], sim.clock())
+    outcome = sim.state.return_transfer(request.match_info["end_to_end_id"], sim.now())
     sim.publish(outcome)
     return _json(outcome.result)
+
+
+def _clock_view(sim: Simulator) -> SimClock:
+    return SimClock(offset_seconds=int(sim.offset.total_seconds()), now=sim.now())
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    """The simulator's time and its offset from the system clock (administration)."""
+    return _json(_clock_view(request.app[SIM]))
+
+
+async def set_clock(request: web.Request) -> web.Response:
+    """Set the offset from the system clock, so that the bank's bookings and the times it signs
+    its notifications at keep in step with a center whose clock a test moved (administration)."""
+    sim = request.app[SIM]
+    wanted = await _decode(request, SetClock)
+    sim.offset = timedelta(seconds=wanted.offset_seconds)
+    log.info("clock offset set to %d s", wanted.offset_seconds)
+    return _json(_clock_view(sim))
 
 
 async def faults(request: web.Request) -> web.Response:
@@ -209,7 +239,7 @@ def _spawn(sim: Simulator, coroutine: Any) -> None:
 async def _return_later(sim: Simulator, end_to_end_id: str, after: float) -> None:
     await asyncio.sleep(after)
     try:
-        outcome = sim.state.return_transfer(end_to_end_id, sim.clock())
+        outcome = sim.state.return_transfer(end_to_end_id, sim.now())
     except BankSimError as exc:  # returned by hand meanwhile, or the money moved on
         log.info("planned return of %s skipped: %s", end_to_end_id, exc)
         return
@@ -243,7 +273,7 @@ def create_app(config: SimConfig, clock: Clock = system_clock) -> web.Applicatio
             config.secret,
             plan,
             record=sim.faults.append,
-            now=lambda: clock().timestamp(),
+            now=lambda: sim.now().timestamp(),
         )
     app = web.Application(middlewares=[_errors], client_max_size=64 * 1024)
     app[SIM] = sim
@@ -258,4 +288,6 @@ def create_app(config: SimConfig, clock: Clock = system_clock) -> web.Applicatio
     app.router.add_post("/v1/transfers/{end_to_end_id}/return", return_transfer)
     app.router.add_get("/v1/faults", faults)
     app.router.add_get("/v1/notifications", deliveries)
+    app.router.add_get("/v1/clock", get_clock)
+    app.router.add_post("/v1/clock", set_clock)
     return app
