@@ -155,6 +155,7 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         app[RUNTIME].signer,
         settings.snapshot_every,
         on_database_lost=app[DB_HEALTH].lost,
+        clock=app[CLOCK],
     )
     app[RUNTIME].books = books
     try:

@@ -16,6 +16,14 @@ class Clock(Protocol):
         ...
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def nanoseconds(moment: datetime) -> int:
+    """An aware time as integer nanoseconds since the epoch (exact, no float in between)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import asyncpg
 import structlog
 
+from exchange.clock import Clock, SystemClock
 from exchange.contracts.signing import Signer
 from exchange.market.feed import MarketFeed
 from exchange.orders.writer import BookWriter, Submission
@@ -27,7 +28,9 @@ class Books:
         signer: Signer,
         snapshot_every: int = 100_000,
         on_database_lost: Callable[[], None] = lambda: None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock if clock is not None else SystemClock()  # stamps every command
         self._pool = pool
         self._on_database_lost = on_database_lost
         self._signer = signer
@@ -66,6 +69,7 @@ class Books:
             self._signer,
             self._snapshot_every,
             self._on_database_lost,
+            self.clock,
         )
         await writer.start()
         self._writers[spec.code] = writer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import datetime
 
@@ -12,6 +11,7 @@ import msgspec
 from exchange.audit import AuditRecord
 from exchange.auth import Principal
 from exchange.bounds import check_time
+from exchange.clock import nanoseconds
 from exchange.errors import (
     ConflictError,
     ForbiddenError,
@@ -124,7 +124,7 @@ async def build_place(
     if body.expires_at is not None:
         check_time(body.expires_at, "expires_at")
         expires_ns = _ns(body.expires_at)
-        if expires_ns <= time.time_ns():
+        if expires_ns <= nanoseconds(books.clock.now()):
             raise invalid_field("EXPIRY_IN_PAST", "expires_at", "is not in the future")
     region_id, region_code = await _region(books, principal, body)
     command = EnginePlace(

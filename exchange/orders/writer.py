@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,6 +11,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from exchange.clock import Clock, SystemClock, nanoseconds
 from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
 from exchange.db.health import database_unavailable
@@ -75,8 +75,10 @@ class BookWriter:
         signer: Signer,
         snapshot_every: int = 100_000,
         on_database_lost: Callable[[], None] = lambda: None,
+        clock: Clock | None = None,
     ) -> None:
         self.spec = spec
+        self._clock = clock if clock is not None else SystemClock()
         self._on_database_lost = on_database_lost  # tells the rest of the center
         self._signer = signer
         self._snapshot_every = snapshot_every
@@ -168,7 +170,7 @@ class BookWriter:
         """The next submission; an expiry command when the earliest GTD order is due."""
         if not self._queue.empty() or not self.book.expiry:
             return await self._queue.get()
-        delay = (self.book.expiry[0][0] - time.time_ns()) / 1e9
+        delay = (self.book.expiry[0][0] - nanoseconds(self._clock.now())) / 1e9
         if delay > 0:
             try:
                 return await asyncio.wait_for(self._queue.get(), delay)
@@ -275,7 +277,7 @@ class BookWriter:
 
     def _stamp(self, command: CommandT, order_id: int = 0) -> CommandT:
         self.sequence += 1
-        self._last_ns = max(time.time_ns(), self._last_ns)
+        self._last_ns = max(nanoseconds(self._clock.now()), self._last_ns)
         if order_id:
             return msgspec.structs.replace(
                 command, sequence=self.sequence, timestamp=self._last_ns, order_id=order_id

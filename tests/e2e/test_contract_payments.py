@@ -4,6 +4,7 @@ contract no longer awaiting payment; the accounts views and their privacy."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 from exchange.payments.accounts import available_account, center_account
@@ -285,3 +286,17 @@ async def test_concurrent_credits_and_deposits_fund_the_contract_once(operator, 
     assert await balance(buyer) == {
         "currency": "EUR", "available": "10.00", "in_escrow": "100.00", "reserved": "0.00",
     }  # fmt: skip
+
+
+async def test_a_contract_takes_its_times_from_the_centers_clock(operator, clock):
+    # last in this module: it moves the module's clock three days on
+    _, buyer_api, _, supplier_api = await parties(operator)
+    code = await commodity(operator, payment_due_hours=48, payment_grace_hours=24)
+    clock.advance(timedelta(days=3))
+
+    made = await contract(buyer_api, supplier_api, code, 120)
+
+    signed = datetime.fromisoformat(made["signed_at"])
+    assert signed == clock.now()
+    assert datetime.fromisoformat(made["payment_due_at"]) == signed + timedelta(hours=48)
+    assert datetime.fromisoformat(made["payment_grace_until"]) == signed + timedelta(hours=72)

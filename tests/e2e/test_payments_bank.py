@@ -1,10 +1,8 @@
 """Money in, end to end: the bank simulator as its own process notifies the running center of
 transfers the participants make at the bank. Deposit, payment by transfer and from balance,
 under- and overpayment, late payment with its penalty, default and refunds. The clocks move
-forward only, so the tests that move them come last, nearest deadline first: a contract from
-the book takes its due time from the book writer's timestamp (the system's time), not from the
-center's clock, so one made after the clock moved would be late from birth. After each test
-the trial balance holds and the center's clearing account mirrors the bank (`books_agree`)."""
+forward only, so the tests that move them come last. After each test the trial balance holds
+and the center's clearing account mirrors the bank (`books_agree`)."""
 
 from __future__ import annotations
 
