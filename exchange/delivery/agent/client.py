@@ -80,9 +80,7 @@ class CenterClient:
             raise CenterUnavailableError(f"websocket: {exc!r}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise CenterUnavailableError(f"websocket: {exc!r}") from None
-        await ws.send_bytes(
-            msgspec.json.encode({"type": "subscribe", "channels": [{"name": "node"}]})
-        )
+        await ws.send_str('{"type": "subscribe", "channels": [{"name": "node"}]}')
         return ws
 
 
