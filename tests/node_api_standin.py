@@ -83,10 +83,11 @@ class NodeApiStandIn:
         }  # fmt: skip
         await self._push(task_id)
 
-    async def move_on(self, task_id: int, node: str) -> None:
-        """The task was withdrawn and offered to another node."""
-        self.tasks[task_id] |= {"status": "assigned", "node": node}
-        await self._push(task_id)
+    async def withdraw(self, task_id: int) -> None:
+        """The task is withdrawn from this node (it went silent to the center): the message
+        shows the task as it stood with the node."""
+        await self._push(task_id, "withdrawn")
+        self.tasks[task_id] |= {"status": "assigned", "node": "ELSEWHERE"}
 
     def status(self, task_id: int) -> str:
         return str(self.tasks[task_id]["status"])
@@ -105,8 +106,9 @@ class NodeApiStandIn:
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.key}"
 
-    async def _push(self, task_id: int) -> None:
-        message = msgspec.json.encode({"type": "task", "sequence": 0, "task": self.tasks[task_id]})
+    async def _push(self, task_id: int, event: str = "changed") -> None:
+        task = self.tasks[task_id]
+        message = msgspec.json.encode({"type": "task", "sequence": 0, "event": event, "task": task})
         for ws in list(self.sockets):
             await ws.send_bytes(message)
 

@@ -24,6 +24,9 @@ from exchange.delivery.agent.errors import CenterRefusedError, CenterUnavailable
 from exchange.delivery.agent.plan import Rates, plan_for
 
 OPEN = frozenset({"assigned", "accepted", "picked_up", "in_transit"})
+# a `task` message with one of these events takes the task from the node (the task in it is
+# as it stood with the node)
+GONE = frozenset({"withdrawn", "expired", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -107,21 +110,23 @@ class Agent:
             for task in message.get("tasks", []):
                 self.seen(task)
         elif kind == "task" and isinstance(message.get("task"), dict):
-            self.seen(message["task"])
+            self.seen(message["task"], str(message.get("event", "")))
         elif kind == "error":
             self.say(f"center: {message.get('code')}: {message.get('message')}")
         elif kind == "subscribed":
             self.say("subscribed to the node channel")
 
-    def seen(self, task: dict[str, Any]) -> None:
-        """The center told us how a task stands now."""
+    def seen(self, task: dict[str, Any], event: str = "") -> None:
+        """The center told us how a task stands now (and what happened, `event`)."""
         task_id = task.get("id")
         if not isinstance(task_id, int):
             return
         before = self.tasks.get(task_id, {}).get("status")
         self.tasks[task_id] = task
-        mine = self._mine(task)
-        if before != task.get("status") or not mine:
+        mine = event not in GONE and self._mine(task)
+        if event in GONE:
+            self.say(f"task {task_id}: {event}, no longer ours")
+        elif before != task.get("status") or not mine:
             offered = task.get("status") == "assigned" and before != "assigned"
             self.say(("offered: " if offered and mine else "") + describe(task))
         if not mine:
