@@ -55,10 +55,11 @@ def _draw(seed: int, task_id: int) -> random.Random:
 
 
 def _short_of(quantity: str, fraction: int) -> str | None:
-    """`fraction` percent of `quantity`, cut to its own number of decimals; None when that is
-    zero or the whole (a quantity too small to fall short of)."""
+    """`fraction` percent of `quantity`, cut to the decimals it really has ("4.000000" counts
+    in whole units, "7.25" in hundredths); None when that is zero or the whole (a quantity too
+    small to fall short of)."""
     whole = Decimal(quantity)
-    exponent = whole.as_tuple().exponent
+    exponent = whole.normalize().as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     step = Decimal(1).scaleb(-places)
     part = (whole * fraction / 100).quantize(step, rounding="ROUND_DOWN")

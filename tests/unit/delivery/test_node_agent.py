@@ -142,6 +142,9 @@ def test_a_shortage_keeps_the_quantitys_decimals_and_never_reaches_zero() -> Non
         short = plan_for(task, "7.25", 5, always_short).delivered_quantity
         assert 0 < Decimal(short) < Decimal("7.25")
         assert len(short.split(".")[1]) <= 2 if "." in short else True
+    # trailing zeros are not precision: "40.000000" falls short in whole units
+    shorts = {plan_for(task, "40.000000", 5, always_short).delivered_quantity for task in range(50)}
+    assert all(Decimal(short) == int(Decimal(short)) for short in shorts), shorts
     # one unit cannot fall short in whole units: it is delivered in full
     assert {plan_for(task, "1", 5, always_short).outcome for task in range(1, 50)} == {"delivered"}
 
