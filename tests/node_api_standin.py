@@ -41,6 +41,8 @@ class NodeApiStandIn:
         self.events: list[tuple[int, dict[str, Any]]] = []
         self.refused: list[tuple[int, str, str]] = []  # task, event type, code
         self.heartbeats = 0
+        self.unavailable = 0  # answer the next so many event posts 503, applying nothing
+        self.lose_answers = 0  # apply the next so many events, then answer 503 all the same
         self.subscriptions = 0
         self.sockets: set[web.WebSocketResponse] = set()
         self.url = ""
@@ -160,6 +162,9 @@ class NodeApiStandIn:
         if task is None:
             return _problem(404, "NOT_FOUND", "no such task")
         body = await request.json()
+        if self.unavailable > 0:
+            self.unavailable -= 1
+            return _problem(503, "UNAVAILABLE", "try again")
         refusal = self._refusal(task, body)
         if refusal is not None:
             self.refused.append((task["id"], str(body.get("type")), refusal[1]))
@@ -169,6 +174,9 @@ class NodeApiStandIn:
         if target is not None:
             task["status"] = target
         await self._push(task["id"])
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return _problem(503, "UNAVAILABLE", "the answer was lost")
         return web.json_response(task)
 
     def _refusal(self, task: dict[str, Any], body: dict[str, Any]) -> tuple[int, str, str] | None:

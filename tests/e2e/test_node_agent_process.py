@@ -97,6 +97,20 @@ async def test_a_task_that_moved_on_is_left_alone(
     assert (4, "delivered", "NOT_FOUND") not in api.refused  # it did not even try
 
 
+async def test_a_driver_retries_while_the_center_is_away_and_after_a_lost_answer(
+    api: NodeApiStandIn, simulated: NodeAgent, tmp_path: Path
+) -> None:
+    await api.wait_until(lambda: api.subscriptions == 1)
+    api.unavailable = 3  # the first three posts are answered 503 and change nothing
+    api.lose_answers = 1  # then one goes through but its answer is lost
+    await api.offer(7, "2", "777777")
+    leave_code(tmp_path / "codes", 7, "777777")
+    await api.wait_until(lambda: api.status(7) == "delivered")
+    assert api.kinds(7) == ["accepted", "picked_up", "in_transit", "delivered"]  # each once
+    assert api.refused == [(7, "accepted", "INVALID_TASK_TRANSITION")]  # the retry after the loss
+    assert api.unavailable == api.lose_answers == 0
+
+
 async def test_commands_typed_by_hand(api: NodeApiStandIn, tmp_path: Path) -> None:
     await api.offer(6, "9", "606060")
     proof = tmp_path / "photo.jpg"

@@ -1,9 +1,11 @@
 """The node's client of the center: its API key on every request, answers decoded, problems
-raised as `CenterRefusedError` (4xx) or `CenterUnavailableError` (cannot reach it, 5xx)."""
+raised as `CenterRefusedError` (4xx) or `CenterUnavailableError` (cannot reach it, 5xx, 429:
+try again later)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import msgspec
@@ -38,7 +40,7 @@ class CenterClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise CenterUnavailableError(f"{method} {path}: {exc!r}") from None
         answer = _decode(raw)
-        if status >= 500:
+        if status >= 500 or status == 429:  # try again later (a rate limit too)
             raise CenterUnavailableError(f"{method} {path}: {status}")
         if status >= 400:
             problem = answer if isinstance(answer, dict) else {}
@@ -65,7 +67,7 @@ class CenterClient:
             found += page.get("data", [])
             if not page.get("has_next") or not page.get("next_cursor"):
                 break
-            path = f"/v1/delivery-tasks?cursor={page['next_cursor']}"
+            path = f"/v1/delivery-tasks?cursor={quote(str(page['next_cursor']), safe='')}"
         return found
 
     async def connect(self) -> aiohttp.ClientWebSocketResponse:
@@ -75,7 +77,7 @@ class CenterClient:
                 self.url + "/v1/ws", headers=self._headers, heartbeat=20.0
             )
         except aiohttp.WSServerHandshakeError as exc:
-            if 400 <= exc.status < 500:
+            if exc.status in (401, 403, 404):
                 raise CenterRefusedError(exc.status, "WS_REFUSED", exc.message) from None
             raise CenterUnavailableError(f"websocket: {exc!r}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:

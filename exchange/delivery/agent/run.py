@@ -171,8 +171,10 @@ class Agent:
                     self.say("heartbeat ok")
                 healthy = True
             except CenterRefusedError as exc:
-                self._give_up(f"the center refused the heartbeat: {exc}")
-                return
+                if exc.status in (401, 403, 404):  # not this node's key, or no such node
+                    self._give_up(f"the center refused the heartbeat: {exc}")
+                    return
+                self.say(f"heartbeat refused ({exc}); going on")
             except CenterUnavailableError as exc:
                 if healthy is not False:
                     self.say(f"heartbeat failed ({exc}); going on")
