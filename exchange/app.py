@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from importlib.metadata import version
 
 import asyncpg
@@ -15,9 +16,12 @@ from aiohttp import web
 from exchange.api import (
     accounts,
     adjustments,
+    alerts,
     bank,
     contracts,
+    delivery,
     market,
+    nodes,
     ops,
     orders,
     participants,
@@ -42,6 +46,7 @@ from exchange.appkeys import (
     METRICS,
     OPENAPI,
     PAYOUTS,
+    ROUTING,
     RUNTIME,
     SETTINGS,
     Lifecycle,
@@ -55,6 +60,8 @@ from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.health import DatabaseHealth, database_unavailable
 from exchange.db.migrate import migrate
+from exchange.delivery.offers import RoutingRules
+from exchange.delivery.routing import RoutingSweep
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
@@ -75,7 +82,7 @@ def all_endpoints() -> list[Endpoint]:
     endpoints: list[Endpoint] = []
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
-        settlement, withdrawals, adjustments, reconciliations,
+        settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
@@ -183,6 +190,24 @@ async def _deadlines(app: web.Application) -> AsyncIterator[None]:
                 await task
 
 
+async def _routing(app: web.Application) -> AsyncIterator[None]:
+    """The delivery routing sweep in the background (docs/delivery.md), shaped like the
+    deadline sweep: it never holds up start-up or shutdown, an outage only skips its runs."""
+    sweep = app[ROUTING]
+    sweep.attach(app[RUNTIME].pool)
+    every = app[SETTINGS].delivery_sweep_seconds
+    task = None
+    if every > 0:
+        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="routing-sweep")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def _payouts(app: web.Application) -> AsyncIterator[None]:
     """Withdrawals go to the bank (and pending ones are retried) once the database is up;
     on shutdown the bank's connections close (if the app made the adapter)."""
@@ -228,7 +253,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     stages = contextlib.AsyncExitStack()
 
     async def boot() -> None:
-        for stage in (_database, market_data_lifespan, _books, _deadlines, _payouts):
+        for stage in (_database, market_data_lifespan, _books, _deadlines, _routing, _payouts):
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
@@ -277,6 +302,11 @@ def create_app(
     app[RUNTIME] = Runtime()
     install_market_data(app)
     app[DEADLINES] = DeadlineSweep(app[CLOCK], settings.payment_reminder_hours, app[MARKET])
+    rules = RoutingRules(
+        offer=timedelta(seconds=settings.node_offer_seconds),
+        silence=timedelta(seconds=settings.node_silence_seconds),
+    )
+    app[ROUTING] = RoutingSweep(app[CLOCK], rules, app[MARKET])
     own_bank = _bank_of(settings) if bank is None else None
     app[PAYOUTS] = Payouts(
         bank or own_bank, app[MARKET], app[CLOCK], settings.bank_account_prefix,
