@@ -185,18 +185,21 @@ async def test_a_paid_trade_is_delivered_by_the_node_of_its_region_and_accepted(
         assert len(done["proof_sha256"]) == 64
         assert done["receiver_name"] == "Goods-in, dock 3"
 
-        accepted = await buyer.api.post(f"/v1/contracts/{made['id']}/accept")
-        assert accepted.status == 200, accepted.body
-        assert (await contract_of(buyer.api, made["id"]))["status"] == "completed"
-        after = Decimal((await balance(supplier.api))["available"])
-        assert after - before == Decimal(made["amount"]) - Decimal(made["fee"])
-
         second = await paid_contract(world, other_buyer, supplier, code)
         elsewhere = await task_of(other_buyer, second["id"], "in_transit")
         assert node_of(elsewhere) == south_node[0]
         await hand_over_code(world, other_buyer, elsewhere)
         await contract_in(other_buyer.api, second["id"], "delivered")
         assert f"task {elsewhere['id']}" not in agents[0].text()  # the north node never saw it
+
+        # delivered is not paid: the money waits in escrow for the buyer's word
+        assert Decimal((await balance(supplier.api))["available"]) == before
+        accepted = await buyer.api.post(f"/v1/contracts/{made['id']}/accept")
+        assert accepted.status == 200, accepted.body
+        assert (await contract_of(buyer.api, made["id"]))["status"] == "completed"
+        after = Decimal((await balance(supplier.api))["available"])
+        assert after - before == Decimal(made["amount"]) - Decimal(made["fee"])
+        assert (made["amount"], made["fee"]) == ("4000.00", "6.00")  # 15 bps: a fee is taken
     finally:
         for running in agents:
             assert await running.stop() == 0, running.text()
