@@ -183,3 +183,25 @@ async def test_the_agent_waits_for_a_center_that_is_not_up_yet(tmp_path: Path) -
         assert agent.process.poll() is None
     finally:
         assert await agent.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--simulate"], "--simulate needs --handoff DIR"),
+        (["--url", "ftp://center"], "--url must be an http:// or https:// URL"),
+        (["--shortage-rate", "0.7", "--failure-rate", "0.6"], "add up to more than 1"),
+        (["--speed", "0"], "Invalid value for '--speed'"),
+    ],
+)
+async def test_the_command_line_refuses_what_cannot_work(
+    tmp_path: Path, options: list[str], says: str
+) -> None:
+    # given last, each option overrides what the helper passes (click keeps the last one)
+    agent = NodeAgent(tmp_path, "http://127.0.0.1:9", NODE, KEY, extra=options)
+    await agent.start()
+    try:
+        assert await agent.exited() != 0
+    finally:
+        await agent.stop()
+    assert says in agent.text()
