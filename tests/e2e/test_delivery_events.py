@@ -4,7 +4,7 @@ from another node (404), and who may see a task."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.delivery_support import (  # noqa: F401
     PROOF,
@@ -193,3 +193,64 @@ async def test_a_failed_task_goes_to_the_next_node_and_alerts(operator, clock, c
     assert (await event(backup_api, task_id, "accepted")).status == 200
     contract = (await operator.get(f"/v1/contracts/{made['id']}")).body["contract"]
     assert contract["status"] == "in_delivery"
+
+
+async def test_a_backorder_gets_a_second_task_for_the_rest(operator, clock, center, db):
+    where, made, node, node_api, task_id = await _routed(operator, clock, center)
+    code = (await task_of(where.buyer_api, made["id"]))["task"]["delivery_code"]
+    for kind in ("accepted", "picked_up"):
+        assert (await event(node_api, task_id, kind)).status == 200
+    assert (await event(node_api, task_id, "delivered", **_delivered(code, "3"))).status == 200
+    by = clock.now() + timedelta(days=5)
+    # the buyer's choice (POST /v1/contracts/{id}/shortage belongs to the outcomes work)
+    await db.execute(
+        "UPDATE contracts SET shortage_settlement = 'backorder', backorder_due_at = $2"
+        " WHERE id = $1",
+        made["id"],
+        by,
+    )
+
+    report = await route(center[1])
+
+    second = await task_of(where.buyer_api, made["id"], attempt=2)
+    assert second["task"]["id"] in report.created
+    assert second["task"]["quantity"] == "1.000000"
+    assert datetime.fromisoformat(second["task"]["window_end"]) == by
+    assert second["task"]["node"] == node["code"]
+    assert second["task"]["delivery_code"].isdigit()
+    again = await route(center[1])
+    assert again.created == []  # one backorder, once
+    new_id, new_code = second["task"]["id"], second["task"]["delivery_code"]
+    for kind in ("accepted", "picked_up"):
+        assert (await event(node_api, new_id, kind)).status == 200
+    done = await event(node_api, new_id, "delivered", **_delivered(new_code, "1"))
+    assert done.status == 200, done.body
+    total = await db.fetchval(
+        "SELECT delivered_quantity_micro FROM contracts WHERE id = $1", made["id"]
+    )
+    assert total == 4_000_000
+
+
+async def test_tasks_are_listed_newest_first_page_by_page(operator, clock, center):
+    where = await desk(operator)
+    _, node_api = await register_node(
+        operator, [where.origin], [(where.origin, where.destination, where.code, "1.00")]
+    )
+    made = [await funded_contract(operator, clock, where) for _ in range(3)]
+    await route(center[1])
+    accepted = (await task_of(node_api, made[0]["id"]))["task"]["id"]
+    assert (await event(node_api, accepted, "accepted")).status == 200
+
+    pages, cursor = [], None
+    while True:
+        params = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        reply = await where.buyer_api.get("/v1/delivery-tasks", **params)
+        assert reply.status == 200, reply.body
+        pages.append([t["contract_id"] for t in reply.body["data"]])
+        cursor = reply.body["next_cursor"]
+        if not reply.body["has_next"]:
+            break
+    only = await where.buyer_api.get("/v1/delivery-tasks", status="accepted")
+
+    assert pages == [[made[2]["id"], made[1]["id"]], [made[0]["id"]]]
+    assert [t["id"] for t in only.body["data"]] == [accepted]
