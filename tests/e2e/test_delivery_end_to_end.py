@@ -4,7 +4,8 @@ nodes serving different regions. A trade is paid at the bank, routed to the node
 buyer's region, delivered with the buyer's code (this test, as the buyer's receiver, reads it
 from the task as the buyer and leaves it in the handoff folder the driver reads), accepted,
 and the supplier's available funds rise by exactly the amount less the fee; a node whose agent
-stops with a task accepted but not picked up loses the task to the next node."""
+stops with a task accepted but not picked up loses the task to the next node; seeded drivers
+fail a task (it moves on) and deliver one short, as the center records."""
 
 from __future__ import annotations
 
@@ -107,19 +108,18 @@ async def agent(world: World, code: str, key: str, **options: Any) -> NodeAgent:
     return started
 
 
-def task_body(reply_body: dict[str, Any]) -> dict[str, Any]:
-    found = reply_body.get("task", reply_body)
-    assert isinstance(found, dict)
-    return found
-
-
 def node_of(task: dict[str, Any]) -> str | None:
-    found = task.get("node", task.get("node_code"))
-    return found.get("code") if isinstance(found, dict) else found
+    return task["node"]  # type: ignore[no-any-return]
 
 
 async def task_of(buyer: Party, contract_id: int, status: str | None = None) -> dict[str, Any]:
     """The contract's (latest) task as the buyer sees it, once there is one (in `status`)."""
+    return (await detail_of(buyer, contract_id, status))["task"]  # type: ignore[no-any-return]
+
+
+async def detail_of(buyer: Party, contract_id: int, status: str | None = None) -> dict[str, Any]:
+    """`{"task", "timeline"}` of the contract's (latest) task, once there is one (in
+    `status`)."""
 
     async def check() -> dict[str, Any] | None:
         listed = await buyer.api.get("/v1/delivery-tasks")
@@ -128,7 +128,7 @@ async def task_of(buyer: Party, contract_id: int, status: str | None = None) -> 
             if task["contract_id"] == contract_id and status in (None, task["status"]):
                 detail = await buyer.api.get(f"/v1/delivery-tasks/{task['id']}")
                 assert detail.status == 200, detail.body
-                return task_body(detail.body)
+                return detail.body  # type: ignore[no-any-return]
         return None
 
     found: dict[str, Any] = await eventually(check, f"task of {contract_id} {status}", WITHIN)
@@ -145,7 +145,7 @@ async def paid_contract(world: World, buyer: Party, supplier: Party, code: str) 
 async def hand_over_code(world: World, buyer: Party, task: dict[str, Any]) -> None:
     """As the buyer's receiver at the door: the code from the task, seen as the buyer, into
     the handoff folder (the driver reads it there)."""
-    code = task_body((await buyer.api.get(f"/v1/delivery-tasks/{task['id']}")).body)
+    code = (await buyer.api.get(f"/v1/delivery-tasks/{task['id']}")).body["task"]
     assert code["delivery_code"], code
     leave_code(world.handoff, task["id"], code["delivery_code"], "Goods-in, dock 3")
 
@@ -236,3 +236,41 @@ async def test_a_stopped_agents_unstarted_task_moves_on_to_the_next_node(world: 
     finally:
         await by_hand.stop()
         assert await simulated.stop() == 0, simulated.text()
+
+
+async def test_seeded_drivers_report_a_shortage_and_a_failure_the_center_records(
+    world: World,
+) -> None:
+    operator, origin = world.operator, await region(world.operator, "EU-ORIGIN-")
+    west = await region(operator, "EU-WEST-")
+    code = await commodity(operator)
+    failing = await node(world, [west], [(origin, west, code, "3.00")])  # cheapest: first
+    short = await node(world, [west], [(origin, west, code, "7.00")])
+    agents = [
+        await agent(world, *failing, seed=1, extra=["--failure-rate", "1", "--shortage-rate", "0"]),
+        await agent(world, *short, seed=1, extra=["--shortage-rate", "1", "--failure-rate", "0"]),
+    ]
+    try:
+        supplier = await party(operator, world.bank, ["supplier"], "0.00", origin)
+        buyer = await party(operator, world.bank, ["buyer"], "10000.00", west)
+        made = await paid_contract(world, buyer, supplier, code)
+
+        # after the first node failed
+        detail = await detail_of(buyer, made["id"], "in_transit")
+        carried = detail["task"]
+        assert node_of(carried) == short[0]
+        kinds = [(entry["kind"], entry["node"]) for entry in detail["timeline"]]
+        assert ("failed", failing[0]) in kinds
+        assert ("shortage", short[0]) in kinds
+        available = Decimal(carried["available_quantity"])
+        assert 0 < available < 4
+        await hand_over_code(world, buyer, carried)
+        await contract_in(buyer.api, made["id"], "delivered")
+        done = await task_of(buyer, made["id"], "delivered")
+        assert Decimal(done["delivered_quantity"]) == available  # delivered short
+        alerts = (await operator.get("/v1/alerts", all="true")).body["data"]
+        assert any(a["kind"] == "task_failed" and a["subject"] == f"task:{done['id']}"
+                   for a in alerts), alerts  # fmt: skip
+    finally:
+        for running in agents:
+            assert await running.stop() == 0, running.text()
