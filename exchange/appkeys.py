@@ -13,6 +13,7 @@ from exchange.clock import Clock
 from exchange.config import Settings
 from exchange.contracts.signing import Signer
 from exchange.db.health import DatabaseHealth
+from exchange.delivery.outcomes import OutcomeSweep
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
 from exchange.orders.books import Books
@@ -55,6 +56,7 @@ DB_HEALTH = web.AppKey("db_health", DatabaseHealth)
 PAYOUTS = web.AppKey("payouts", Payouts)  # withdrawals to the designated bank
 BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
 DEADLINES = web.AppKey("deadlines", DeadlineSweep)  # payment reminders and defaults
+OUTCOMES = web.AppKey("outcomes", OutcomeSweep)  # auto-acceptance, pro rata on silence
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -42,6 +42,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # and how often the deadline sweep runs (0: not in this process)
     payment_reminder_hours: tuple[int, ...] = (24, 1)
     payment_sweep_seconds: float = 1.0
+    # the outcome sweep (docs/delivery.md): auto-acceptance past the claim window, pro rata
+    # for a short delivery left without a choice (0: not in this process)
+    outcome_sweep_seconds: float = 1.0
 
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -69,6 +72,7 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_BANK_ACCOUNT_PREFIX": "bank_account_prefix",
     "EXCHANGE_PAYMENT_REMINDER_HOURS": "payment_reminder_hours",
     "EXCHANGE_PAYMENT_SWEEP_SECONDS": "payment_sweep_seconds",
+    "EXCHANGE_OUTCOME_SWEEP_SECONDS": "outcome_sweep_seconds",
 }
 
 
@@ -131,7 +135,7 @@ def _parse(field: str, raw: str) -> object:
         if not raw.startswith(schemes):
             raise ValueError(f"must be {what}")
         return raw.rstrip("/") if field == "bank_url" else raw
-    if field in ("shutdown_timeout", "payment_sweep_seconds"):
+    if field in ("shutdown_timeout", "payment_sweep_seconds", "outcome_sweep_seconds"):
         return _parse_seconds(raw)
     if field == "data_dir":
         return Path(raw).expanduser()
