@@ -174,3 +174,23 @@ async def status_of(api: Api, contract_id: int) -> str:
     reply = await api.get(f"/v1/contracts/{contract_id}")
     assert reply.status == 200, reply.body
     return str(reply.body["contract"]["status"])
+
+
+async def arrange_claim(database_url: str, contract_id: int) -> int:
+    """Arrangement: a claim row on the contract as it stands (for tests of who may reach a
+    claim, not of the claim's flow); its id."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await lifecycle.fetch_contract(conn, contract_id)
+        assert row is not None
+        return int(
+            await conn.fetchval(
+                "INSERT INTO claims (commodity_id, contract_id, kind, amount_minor, description,"
+                " status, opened_at) VALUES ($1, $2, 'damage', 100, 'arranged', 'open', now())"
+                " RETURNING id",
+                row["commodity_id"],
+                contract_id,
+            )
+        )
+    finally:
+        await conn.close()

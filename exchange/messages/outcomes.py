@@ -136,12 +136,3 @@ class CreditProfile(Struct, frozen=True, kw_only=True):
     components: list[CreditComponent]
     average_rating: str | None
     formula: str
-
-
-class PartyStanding(Struct, frozen=True, kw_only=True):
-    """A party of a contract as a counterparty sees it: who, and its credit score."""
-
-    role: str  # buyer | seller
-    participant_id: int
-    legal_name: str
-    credit_score: int | None

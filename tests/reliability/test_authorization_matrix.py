@@ -23,6 +23,7 @@ from exchange.app import all_endpoints
 from tests.conftest import UNLIMITED_AUTH_FAILURES, settings_for, start_app
 from tests.factories import Api, commodity_body, new_participant, unique
 from tests.outbound_support import arrange_withdrawal
+from tests.outcomes_support import arrange_claim
 
 ENDPOINTS = all_endpoints()
 ROLES = ("operator", "buyer", "supplier", "node", "bank")
@@ -97,6 +98,15 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/adjustments/{adjustment_id}"): ("operator", None),
     ("POST", "/v1/reconciliations"): ("operator", None),
     ("GET", "/v1/reconciliations"): ("operator", None),
+    ("POST", "/v1/contracts/{contract_id}/accept"): ("buyer", "contract_id"),
+    ("POST", "/v1/contracts/{contract_id}/shortage"): ("buyer", "contract_id"),
+    ("POST", "/v1/contracts/{contract_id}/ratings"): ("buyer supplier", "contract_id"),
+    ("GET", "/v1/participants/{participant_id}/credit"): ("any", None),
+    ("POST", "/v1/contracts/{contract_id}/claims"): ("buyer", "contract_id"),
+    ("POST", "/v1/claims/{claim_id}/answer"): ("supplier", "claim_id"),
+    ("POST", "/v1/claims/{claim_id}/resolve"): ("operator", None),
+    ("GET", "/v1/claims"): ("any", None),
+    ("GET", "/v1/claims/{claim_id}"): ("any", "claim_id+ops"),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
@@ -104,6 +114,14 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/participants/{participant_id}/keys"): {"label": "matrix"},
     ("PATCH", "/v1/orders/{order_id}"): {"quantity": "1"},
     ("PUT", "/v1/participants/{participant_id}/bank-account"): {"bank_account": "MATRIX-0001"},
+    ("POST", "/v1/contracts/{contract_id}/shortage"): {"settle": "pro_rata"},
+    ("POST", "/v1/contracts/{contract_id}/ratings"): {"score": 3},
+    ("POST", "/v1/contracts/{contract_id}/claims"): {
+        "kind": "damage",
+        "amount": "1.00",
+        "description": "matrix",
+    },
+    ("POST", "/v1/claims/{claim_id}/answer"): {"answer": "matrix"},
 }
 
 
@@ -221,10 +239,12 @@ async def world(operator: Api, database_url: str) -> World:
         "order_id": (await _order(callers["supplier"].api, code, "sell", "900.00"))["id"],
         "contract_id": own_contract,
     }
+    own_claim = await arrange_claim(database_url, own_contract)
     for role in ("buyer", "supplier"):
         owner = callers[role].participant_id
         assert owner is not None
         callers[role].own["withdrawal_id"] = await arrange_withdrawal(database_url, owner, 500)
+        callers[role].own["claim_id"] = own_claim
     for caller in callers.values():
         caller.own["participant_id"] = caller.participant_id
     # the denied callers: no key, an unknown key, a revoked key, a suspended participant
@@ -246,6 +266,7 @@ async def world(operator: Api, database_url: str) -> World:
         "commodity": code,
         "withdrawal_id": await arrange_withdrawal(database_url, other["id"], 500),
         "adjustment_id": await _adjustment(operator, database_url, other["id"]),
+        "claim_id": await arrange_claim(database_url, other_contract),
     }
     return World(operator, callers, values | {"spare_code": spare["code"], "region": region})
 
@@ -288,6 +309,8 @@ def test_every_route_has_a_declared_rule_pinned_in_the_policy() -> None:
 PUBLISHED = {
     # counterparties choose partners by a buyer's payment record
     ("GET", "/v1/participants/{participant_id}/payment-record"),
+    # ... and by anyone's credit profile
+    ("GET", "/v1/participants/{participant_id}/credit"),
 }
 
 
