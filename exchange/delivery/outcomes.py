@@ -7,7 +7,10 @@ sweep holds is left for the next run):
 - delivered in full, past `claim_window_until`, no claim: accepted as the buyer would
   (released less any late-delivery penalty, `completed`);
 - delivered short, past `claim_window_until`, no choice made: settled pro rata;
-- a backorder delivered short again: settled pro rata on what was delivered in all, at once.
+- a backorder delivered short again: settled pro rata on what was delivered in all, at once;
+- a backorder not delivered by `backorder_due_at` (still `in_delivery`, no node carrying it:
+  no task `assigned`, `accepted`, `picked_up` or `in_transit`): back to `delivered` and
+  settled pro rata on what was delivered (a task still `waiting` for a node is cancelled).
 
 The shape is the deadline sweep's (`exchange/payments/deadlines.py`).
 """
@@ -22,6 +25,7 @@ import asyncpg
 import structlog
 
 from exchange.clock import Clock
+from exchange.contracts import lifecycle
 from exchange.db import Conn
 from exchange.db.health import DatabaseHealth, database_unavailable
 from exchange.delivery.acceptance import Delivered, lock_delivered, settle_pro_rata
@@ -33,11 +37,17 @@ from exchange.payments.notices import Notices
 log = structlog.get_logger("exchange.delivery.outcomes")
 BATCH = 500  # contracts looked at per run; a backlog waits for the next run
 
-# delivered, and either past the claim window or a backorder that came back
+# delivered, and either past the claim window or a backorder that came back; or a backorder
+# past its date
 _DUE = """
 SELECT commodity_id, id FROM contracts
- WHERE status = 'delivered' AND (claim_window_until < $1 OR shortage_settlement = 'backorder')
+ WHERE (status = 'delivered' AND (claim_window_until < $1 OR shortage_settlement = 'backorder'))
+    OR (status = 'in_delivery' AND shortage_settlement = 'backorder' AND backorder_due_at < $1)
  ORDER BY claim_window_until, id LIMIT $2"""
+_CARRIED = """SELECT count(*) FROM delivery_tasks WHERE commodity_id = $1 AND contract_id = $2
+                AND status IN ('assigned', 'accepted', 'picked_up', 'in_transit')"""
+_DROP_WAITING = """UPDATE delivery_tasks SET status = 'cancelled', updated_at = $3
+                    WHERE commodity_id = $1 AND contract_id = $2 AND status = 'waiting'"""
 
 
 @dataclass(slots=True)
@@ -92,6 +102,8 @@ class OutcomeSweep:
         self, conn: Conn, contract_id: int, now: datetime, notices: Notices, report: OutcomeReport
     ) -> Contract | None:
         found = await lock_delivered(conn, contract_id, skip_locked=True)
+        if found is not None and found.status is ContractStatus.IN_DELIVERY:
+            return await self._backorder_overdue(conn, found, now, notices, report)
         if found is None or found.status is not ContractStatus.DELIVERED:
             report.busy += 1
             return None
@@ -109,6 +121,20 @@ class OutcomeSweep:
         report.accepted.append(contract_id)
         why = f"no claim within the claim window (until {window.isoformat()}): accepted"
         return await accept_delivery(conn, contract_id, None, now, notices, reason=why)
+
+    async def _backorder_overdue(
+        self, conn: Conn, found: Delivered, now: datetime, notices: Notices, report: OutcomeReport
+    ) -> Contract | None:
+        row = found.row
+        if row["shortage_settlement"] != "backorder" or not row["backorder_due_at"] < now:
+            return None
+        if await conn.fetchval(_CARRIED, row["commodity_id"], found.id):
+            return None  # a node has it: let it arrive
+        await conn.execute(_DROP_WAITING, row["commodity_id"], found.id, now)
+        why = f"the backorder was not delivered by {row['backorder_due_at'].isoformat()}"
+        await lifecycle.transition(conn, found.id, ContractStatus.DELIVERED, None, why, now)
+        report.pro_rata.append(found.id)
+        return await settle_pro_rata(conn, found, now, notices, None, f"{why}: pro rata")
 
     async def run(self, every: float, health: DatabaseHealth) -> None:
         """Sweep every `every` seconds until cancelled; an outage or a failed run is logged

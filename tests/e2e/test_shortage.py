@@ -152,3 +152,31 @@ async def test_a_shortage_is_refused_when_not_short_or_not_delivered_or_with_a_b
         action = "accept" if body is None else "shortage"
         reply = await desk.buyer_api.post(f"/v1/contracts/{made['id']}/{action}", body)
         assert reply.status == 200, reply.body
+
+
+async def test_a_backorder_not_delivered_by_its_date_is_settled_pro_rata(
+    operator, clock: ManualClock, database_url, sweep: OutcomeSweep
+):
+    desk = await new_desk(operator)
+    made = await funded(desk, clock, 300, 5)
+    await arrange_delivered(database_url, made["id"], clock.now(), "2")
+    amount, fee = minor(made["amount"]), minor(made["fee"])
+    by = clock.now() + 2 * DAY
+    body = {"settle": "backorder", "by": by.isoformat()}
+    assert (await desk.buyer_api.post(f"/v1/contracts/{made['id']}/shortage", body)).status == 200
+    before = await _money(desk)
+
+    clock.set(by)  # its last moment: the rest may still come
+    early = await sweep.run_once()
+    clock.advance(timedelta(seconds=1))
+    late = await sweep.run_once()
+
+    assert made["id"] not in early.pro_rata
+    assert made["id"] in late.pro_rata
+    seller, buyer = _pro_rata(amount, fee, 2, 5)
+    assert _moved(await _money(desk), before) == [seller, buyer, -amount]
+    detail = (await desk.buyer_api.get(f"/v1/contracts/{made['id']}")).body
+    assert detail["contract"]["status"] == "partially_refunded"
+    assert [h["to_status"] for h in detail["history"]][-4:] == [
+        "delivered", "in_delivery", "delivered", "partially_refunded"
+    ]  # fmt: skip
