@@ -37,6 +37,7 @@ def test_every_variable_is_read():
         "EXCHANGE_BANK_ACCOUNT_PREFIX": "XC00CTR",
         "EXCHANGE_PAYMENT_REMINDER_HOURS": "2, 48,12",
         "EXCHANGE_PAYMENT_SWEEP_SECONDS": "0.5",
+        "EXCHANGE_OUTCOME_SWEEP_SECONDS": "2.5",
     }
 
     settings = load_settings(env)
@@ -64,6 +65,7 @@ def test_every_variable_is_read():
         bank_account_prefix="XC00CTR",
         payment_reminder_hours=(48, 12, 2),
         payment_sweep_seconds=0.5,
+        outcome_sweep_seconds=2.5,
     )
     # every setting was read from its variable: none kept its default
     assert [
@@ -96,6 +98,7 @@ def test_every_variable_is_read():
         ("EXCHANGE_PAYMENT_REMINDER_HOURS", "0"),
         ("EXCHANGE_PAYMENT_REMINDER_HOURS", "1.5"),
         ("EXCHANGE_PAYMENT_SWEEP_SECONDS", "-1"),
+        ("EXCHANGE_OUTCOME_SWEEP_SECONDS", "3601"),
     ],
 )
 def test_a_wrong_value_names_the_variable(variable, value):
