@@ -92,11 +92,11 @@ class Run:
                 )
 
     async def writer_client(
-        self, writer: LedgerWriter, own: AccountId, until: float, seed: int
+        self, writer: LedgerWriter, own: AccountId, batch: int, until: float, seed: int
     ) -> None:
         rng = random.Random(seed)
         while time.monotonic() < until:
-            self._count(await writer.execute([self.transfer(rng, own)]))
+            self._count(await writer.execute([self.transfer(rng, own) for _ in range(batch)]))
 
     def _count(self, outcomes: list[Outcome]) -> None:
         ok = sum(1 for o in outcomes if o.result is Result.OK and not o.replayed)
@@ -105,14 +105,14 @@ class Run:
 
 
 async def _phase(
-    pool: asyncpg.Pool, own, escrows, batch: int, seconds: float, clients_per_account: int = 1
+    pool: asyncpg.Pool, own, escrows, batch: int, seconds: float, writer_callers: int = 0
 ) -> tuple[int, int]:
-    """Transfers a second and refusals: `batch` transfers a call, or 0 for one-transfer
-    calls through the group-committing writer."""
+    """Transfers a second and refusals: `batch` transfers a call, each call its own
+    transaction, or (`writer_callers` per account) through the group-committing writer."""
     run = Run(escrows)
     until = time.monotonic() + seconds
     started = time.monotonic()
-    if batch:
+    if not writer_callers:
         await asyncio.gather(
             *(run.client(pool, account, batch, until, n) for n, account in enumerate(own))
         )
@@ -120,8 +120,8 @@ async def _phase(
         writer = LedgerWriter(pool)
         writer.start()
         await asyncio.gather(
-            *(run.writer_client(writer, account, until, n * 1000 + k)
-              for n, account in enumerate(own) for k in range(clients_per_account))
+            *(run.writer_client(writer, account, batch, until, n * 1000 + k)
+              for n, account in enumerate(own) for k in range(writer_callers))
         )  # fmt: skip
         await writer.stop()
     elapsed = time.monotonic() - started
@@ -156,7 +156,10 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
             single, refused_single = await _phase(pool, own, escrows, 1, args.seconds)
             batched, refused_batched = await _phase(pool, own, escrows, args.batch, args.seconds)
             grouped, refused_grouped = await _phase(
-                pool, own, escrows, 0, args.seconds, args.writer_clients
+                pool, own, escrows, 1, args.seconds, args.writer_clients
+            )
+            batched_grouped, refused_batched_grouped = await _phase(
+                pool, own, escrows, args.batch, args.seconds, 1
             )
             async with pool.acquire() as conn:
                 verdict = await _invariants(conn)
@@ -168,8 +171,12 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
           f" {refused_batched} refused)")  # fmt: skip
     print(f"group commit: {grouped:,} transfers/s ({args.clients * args.writer_clients} clients,"
           f" one transfer a call, through one writer; {refused_grouped} refused)")  # fmt: skip
+    print(f"batched group commit: {batched_grouped:,} transfers/s ({args.clients} clients,"
+          f" {args.batch} a call, through one writer;"
+          f" {refused_batched_grouped} refused)")  # fmt: skip
     print(verdict)
     print(f"single_per_sec={single} batched_per_sec={batched} group_commit_per_sec={grouped}"
+          f" batched_group_commit_per_sec={batched_grouped}"
           f" clients={args.clients}"
           f" hot_accounts={args.hot} batch={args.batch} seconds={args.seconds}")  # fmt: skip
 

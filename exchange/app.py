@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from importlib.metadata import version
 
 import asyncpg
@@ -15,10 +16,13 @@ from aiohttp import web
 from exchange.api import (
     accounts,
     adjustments,
+    alerts,
     bank,
     claims,
     contracts,
+    delivery,
     market,
+    nodes,
     ops,
     orders,
     outcomes,
@@ -45,6 +49,7 @@ from exchange.appkeys import (
     OPENAPI,
     OUTCOMES,
     PAYOUTS,
+    ROUTING,
     RUNTIME,
     SETTINGS,
     Lifecycle,
@@ -58,6 +63,8 @@ from exchange.db import Conn
 from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.health import DatabaseHealth, database_unavailable
 from exchange.db.migrate import migrate
+from exchange.delivery.offers import RoutingRules
+from exchange.delivery.routing import RoutingSweep
 from exchange.delivery.outcomes import OutcomeSweep
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
@@ -79,7 +86,8 @@ def all_endpoints() -> list[Endpoint]:
     endpoints: list[Endpoint] = []
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
-        settlement, withdrawals, adjustments, reconciliations, outcomes, claims,
+        settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
+        outcomes, claims,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
@@ -187,6 +195,24 @@ async def _deadlines(app: web.Application) -> AsyncIterator[None]:
                 await task
 
 
+async def _routing(app: web.Application) -> AsyncIterator[None]:
+    """The delivery routing sweep in the background (docs/delivery.md), shaped like the
+    deadline sweep: it never holds up start-up or shutdown, an outage only skips its runs."""
+    sweep = app[ROUTING]
+    sweep.attach(app[RUNTIME].pool)
+    every = app[SETTINGS].delivery_sweep_seconds
+    task = None
+    if every > 0:
+        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="routing-sweep")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def _outcomes(app: web.Application) -> AsyncIterator[None]:
     """The outcome sweep in the background (docs/delivery.md): like the deadline sweep, it
     never holds up start-up or shutdown."""
@@ -251,7 +277,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
 
     async def boot() -> None:
         for stage in (
-            _database, market_data_lifespan, _books, _deadlines, _outcomes, _payouts,
+            _database, market_data_lifespan, _books, _deadlines, _routing, _outcomes, _payouts,
         ):  # fmt: skip
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
@@ -301,6 +327,11 @@ def create_app(
     app[RUNTIME] = Runtime()
     install_market_data(app)
     app[DEADLINES] = DeadlineSweep(app[CLOCK], settings.payment_reminder_hours, app[MARKET])
+    rules = RoutingRules(
+        offer=timedelta(seconds=settings.node_offer_seconds),
+        silence=timedelta(seconds=settings.node_silence_seconds),
+    )
+    app[ROUTING] = RoutingSweep(app[CLOCK], rules, app[MARKET])
     app[OUTCOMES] = OutcomeSweep(app[CLOCK], app[MARKET])
     own_bank = _bank_of(settings) if bank is None else None
     app[PAYOUTS] = Payouts(

@@ -42,6 +42,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # and how often the deadline sweep runs (0: not in this process)
     payment_reminder_hours: tuple[int, ...] = (24, 1)
     payment_sweep_seconds: float = 1.0
+    # delivery routing (docs/delivery.md): how long an offer to a node stands, how long a node
+    # may be silent and still count online, how often the routing sweep runs (0: not here)
+    node_offer_seconds: int = 300
+    node_silence_seconds: int = 60
+    delivery_sweep_seconds: float = 1.0
     # the outcome sweep (docs/delivery.md): auto-acceptance past the claim window, pro rata
     # for a short delivery left without a choice (0: not in this process)
     outcome_sweep_seconds: float = 1.0
@@ -72,6 +77,9 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_BANK_ACCOUNT_PREFIX": "bank_account_prefix",
     "EXCHANGE_PAYMENT_REMINDER_HOURS": "payment_reminder_hours",
     "EXCHANGE_PAYMENT_SWEEP_SECONDS": "payment_sweep_seconds",
+    "EXCHANGE_NODE_OFFER_SECONDS": "node_offer_seconds",
+    "EXCHANGE_NODE_SILENCE_SECONDS": "node_silence_seconds",
+    "EXCHANGE_DELIVERY_SWEEP_SECONDS": "delivery_sweep_seconds",
     "EXCHANGE_OUTCOME_SWEEP_SECONDS": "outcome_sweep_seconds",
 }
 
@@ -98,6 +106,8 @@ _INT_RANGES = {
     "auth_failures_per_second": (1, 1_000_000),
     "auth_failure_burst": (1, 1_000_000),
     "snapshot_every": (1, 100_000_000),
+    "node_offer_seconds": (1, 7 * 86400),
+    "node_silence_seconds": (1, 7 * 86400),
 }
 
 
@@ -135,7 +145,10 @@ def _parse(field: str, raw: str) -> object:
         if not raw.startswith(schemes):
             raise ValueError(f"must be {what}")
         return raw.rstrip("/") if field == "bank_url" else raw
-    if field in ("shutdown_timeout", "payment_sweep_seconds", "outcome_sweep_seconds"):
+    if field in (
+        "shutdown_timeout", "payment_sweep_seconds", "delivery_sweep_seconds",
+        "outcome_sweep_seconds",
+    ):  # fmt: skip
         return _parse_seconds(raw)
     if field == "data_dir":
         return Path(raw).expanduser()

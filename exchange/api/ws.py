@@ -11,14 +11,17 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
-from exchange.appkeys import LIMITER, MARKET
+from exchange.appkeys import CLOCK, LIMITER, MARKET
+from exchange.auth import Principal
 from exchange.db import Queryable
 from exchange.db.health import database_unavailable
-from exchange.errors import BadRequestError
+from exchange.delivery.channel import NodeChannel
+from exchange.errors import ApiError, BadRequestError
 from exchange.market.data import MarketData
 from exchange.market.hub import Client, encode
 from exchange.messages.market import (
     MARKET_CHANNELS,
+    ChannelName,
     ClientMessage,
     ErrorMessage,
     Subscribe,
@@ -59,11 +62,24 @@ def _spend(limits: RateLimiter, participant_id: int) -> None:
         )
 
 
-async def _handle(market: MarketData, pool: Queryable, client: Client, data: str | bytes) -> None:
+async def _handle(
+    market: MarketData,
+    pool: Queryable,
+    client: Client,
+    data: str | bytes,
+    node: tuple[NodeChannel, Principal],
+) -> None:
     message = _decode(data)
     if not isinstance(message, Subscribe):
         market.unsubscribe(client, message.channels)
         return
+    if any(channel.name is ChannelName.NODE for channel in message.channels):
+        await node[0].subscribe(client, node[1].roles)  # docs/delivery.md
+        message = Subscribe(
+            channels=[c for c in message.channels if c.name is not ChannelName.NODE]
+        )
+        if not message.channels:
+            return
     for channel in message.channels:
         if channel.name in MARKET_CHANNELS:
             assert channel.commodity is not None
@@ -89,8 +105,8 @@ async def _handle(market: MarketData, pool: Queryable, client: Client, data: str
 @routes.route(
     "GET",
     "/v1/ws",
-    summary="WebSocket: book, trades, ticker, candles, heartbeat and your own order updates"
-    " (protocol in docs/market-data.md)",
+    summary="WebSocket: book, trades, ticker, candles, heartbeat, your own order updates and,"
+    " for a node, its delivery tasks (protocol in docs/market-data.md and docs/delivery.md)",
     status=101,
     roles=ANY_PARTICIPANT,
     errors=[400],  # WEBSOCKET_REQUIRED: a plain GET without the upgrade headers
@@ -103,15 +119,21 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
     market, pool = ctx.app[MARKET], ctx.runtime.pool
     caller, limits = ctx.caller, ctx.app[LIMITER].participants
     client = market.connect(ws, ctx.request.transport, caller.participant_id, caller.key_id)
+    node = NodeChannel(market, pool, ctx.app[CLOCK]), caller
     try:
+        await node[0].seen(client, caller.roles)  # a node's socket: it is alive
         async for frame in ws:
             if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or client.closing:
                 continue  # a closing client's requests are read and dropped, never answered
             try:
                 _spend(limits, caller.participant_id)
-                await _handle(market, pool, client, frame.data)
+                await node[0].seen(client, caller.roles)
+                await _handle(market, pool, client, frame.data, node)
             except _Refused as refused:
                 client.send(encode(ErrorMessage(code=refused.code, message=refused.message)))
+            except ApiError as refused:
+                text = refused.detail or refused.title
+                client.send(encode(ErrorMessage(code=refused.code, message=text)))
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise

@@ -1,0 +1,1 @@
+"""Delivery through regional distribution nodes (docs/delivery.md)."""

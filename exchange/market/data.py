@@ -352,8 +352,8 @@ class MarketData:
 
     @staticmethod
     def channel_key(client: Client, channel: Channel) -> ChannelKey:
-        if channel.name is ChannelName.USER:
-            return (ChannelName.USER, client.participant_id)  # only ever one's own
+        if channel.name in (ChannelName.USER, ChannelName.NODE):
+            return (channel.name, client.participant_id)  # only ever one's own
         return (channel.name, channel.commodity)
 
     async def close_all(self, grace: float) -> None:

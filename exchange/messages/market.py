@@ -126,6 +126,7 @@ class ChannelName(enum.StrEnum):
     CANDLES = "candles"
     HEARTBEAT = "heartbeat"
     USER = "user"
+    NODE = "node"  # a node's delivery tasks (docs/delivery.md)
 
 
 MARKET_CHANNELS = frozenset(
@@ -143,7 +144,7 @@ class Channel(Struct, frozen=True, kw_only=True, omit_defaults=True):
         if (self.name in MARKET_CHANNELS) != (self.commodity is not None):
             raise ValueError(
                 "commodity is required for book, trades, ticker and candles, and not allowed"
-                " for heartbeat and user"
+                " for heartbeat, user and node"
             )
 
 

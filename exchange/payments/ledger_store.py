@@ -178,26 +178,34 @@ async def _with_states(
     return loaded
 
 
+# one statement each for the transfers and the balances, however many there are
+_INSERT = f"""INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}, pending)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                         $6::integer[], $7::bigint[], $8::text[], $9::text[], $10::bytea[],
+                         $11::boolean[])"""
+_UPDATE = """UPDATE ledger_accounts a SET debits_pending = c.dp, debits_posted = c.dpo,
+                    credits_pending = c.cp, credits_posted = c.cpo
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+         AS c (id, dp, dpo, cp, cpo)
+   WHERE a.id = c.id"""
+
+
 async def _write(conn: Conn, ledger: Ledger, before: dict[AccountId, Balance]) -> None:
-    await conn.executemany(
-        f"""INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}, pending)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-        [
-            (t.id, t.debit_account, t.credit_account, t.amount, t.currency, int(t.flags),
-             t.pending_id, t.cause.kind, t.cause.reference, _ENCODE(ledger.submitted(t.id)),
-             bool(t.flags & TransferFlags.PENDING))
-            for t in ledger.transfers
-        ],
-    )  # fmt: skip
+    rows = [
+        (t.id, t.debit_account, t.credit_account, t.amount, t.currency, int(t.flags),
+         t.pending_id, t.cause.kind, t.cause.reference, _ENCODE(ledger.submitted(t.id)),
+         bool(t.flags & TransferFlags.PENDING))
+        for t in ledger.transfers
+    ]  # fmt: skip
+    if rows:
+        await conn.execute(_INSERT, *map(list, zip(*rows, strict=True)))
     changed = [
-        (aid, ledger.balance(aid)) for aid, old in before.items() if ledger.balance(aid) != old
+        (aid, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
+        for aid, old in before.items()
+        if (b := ledger.balance(aid)) != old
     ]
-    await conn.executemany(
-        """UPDATE ledger_accounts SET debits_pending = $2, debits_posted = $3,
-                  credits_pending = $4, credits_posted = $5 WHERE id = $1""",
-        [(aid, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
-         for aid, b in changed],
-    )  # fmt: skip
+    if changed:
+        await conn.execute(_UPDATE, *map(list, zip(*changed, strict=True)))
 
 
 async def balances(conn: Conn, accounts: Iterable[int]) -> dict[int, Balance]:

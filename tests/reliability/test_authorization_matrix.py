@@ -98,6 +98,18 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/adjustments/{adjustment_id}"): ("operator", None),
     ("POST", "/v1/reconciliations"): ("operator", None),
     ("GET", "/v1/reconciliations"): ("operator", None),
+    ("POST", "/v1/nodes"): ("operator", None),
+    ("GET", "/v1/nodes"): ("any", None),
+    ("GET", "/v1/nodes/{node_code}"): ("any", None),
+    ("PATCH", "/v1/nodes/{node_code}"): ("operator", None),
+    ("POST", "/v1/nodes/{node_code}/heartbeat"): ("node", "node_code"),
+    ("PUT", "/v1/nodes/{node_code}/lanes"): ("operator node", "node_code+ops"),
+    ("GET", "/v1/lanes"): ("public", None),  # market information
+    ("GET", "/v1/delivery-tasks"): ("operator buyer supplier node", None),
+    ("GET", "/v1/delivery-tasks/{task_id}"): ("operator buyer supplier node", "task_id+ops"),
+    ("POST", "/v1/delivery-tasks/{task_id}/events"): ("node", "task_id"),
+    ("GET", "/v1/alerts"): ("operator", None),
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): ("operator", None),
     ("POST", "/v1/contracts/{contract_id}/accept"): ("buyer", "contract_id"),
     ("POST", "/v1/contracts/{contract_id}/shortage"): ("buyer", "contract_id"),
     ("POST", "/v1/contracts/{contract_id}/ratings"): ("buyer supplier", "contract_id"),
@@ -114,6 +126,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/participants/{participant_id}/keys"): {"label": "matrix"},
     ("PATCH", "/v1/orders/{order_id}"): {"quantity": "1"},
     ("PUT", "/v1/participants/{participant_id}/bank-account"): {"bank_account": "MATRIX-0001"},
+    ("PUT", "/v1/nodes/{node_code}/lanes"): {"lanes": []},
+    ("POST", "/v1/delivery-tasks/{task_id}/events"): {"type": "accepted"},
     ("POST", "/v1/contracts/{contract_id}/shortage"): {"settle": "pro_rata"},
     ("POST", "/v1/contracts/{contract_id}/ratings"): {"score": 3},
     ("POST", "/v1/contracts/{contract_id}/claims"): {
@@ -188,7 +202,9 @@ async def _contract_between(buyer: Api, supplier: Api, code: str) -> int:
 async def center(database_url: str) -> AsyncIterator[tuple[str, web.Application]]:
     """The center, without the failed-authentication limit: the matrix sends hundreds of
     unknown and revoked keys from one address on purpose (that limit is tested elsewhere)."""
-    runner, url = await start_app(settings_for(database_url, **UNLIMITED_AUTH_FAILURES))
+    # no routing sweep: the tasks the matrix arranges stay with the nodes it gave them to
+    settings = settings_for(database_url, delivery_sweep_seconds=0, **UNLIMITED_AUTH_FAILURES)
+    runner, url = await start_app(settings)
     try:
         yield url, runner.app
     finally:
@@ -212,6 +228,44 @@ async def _adjustment(operator: Api, database_url: str, credit_to: int) -> int:
     return int(reply.body["id"])
 
 
+async def _node(operator: Api, region: str) -> tuple[dict[str, Any], Api]:
+    body = {"code": unique("MX"), "name": "Matrix node", "regions": [region], "daily_capacity": 9}
+    reply = await operator.post("/v1/nodes", body)
+    assert reply.status == 201, reply.body
+    return reply.body["node"], operator.with_key(reply.body["api_key"]["key"])
+
+
+async def _task_and_alert(database_url: str, contract_id: int, node_code: str) -> tuple[int, int]:
+    """A delivery task of the contract offered to the node, and an open alert about it."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        commodity_id, node_id = (
+            await conn.fetchval("SELECT commodity_id FROM contracts WHERE id = $1", contract_id),
+            await conn.fetchval("SELECT id FROM nodes WHERE code = $1", node_code),
+        )
+        task_id = await conn.fetchval(
+            """INSERT INTO delivery_tasks (commodity_id, contract_id, status, node_id,
+                   origin_region, destination_region, quantity_micro, window_start, window_end,
+                   offer_expires_at, delivery_code, created_at, updated_at)
+               VALUES ($1, $2, 'assigned', $3, 'X', 'X', 1000000, now(), now() + interval '9d',
+                       now() + interval '9d', '123456', now(), now()) RETURNING id""",
+            commodity_id, contract_id, node_id,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO task_offers (task_id, node_id, offered_at) VALUES ($1, $2, now())",
+            task_id,
+            node_id,
+        )
+        alert_id = await conn.fetchval(
+            "INSERT INTO alerts (kind, subject, message, raised_at)"
+            " VALUES ('no_node', $1, 'matrix', now()) RETURNING id",
+            f"task:{task_id}",
+        )
+    finally:
+        await conn.close()
+    return int(task_id), int(alert_id)
+
+
 @pytest.fixture(scope="module")
 async def world(operator: Api, database_url: str) -> World:
     region = unique("EU-AZ-")
@@ -227,6 +281,10 @@ async def world(operator: Api, database_url: str) -> World:
     for role in ROLES[1:]:
         participant, api = await new_participant(operator, [role], home_region=region)
         callers[role] = Caller(role, api, frozenset({role}), participant["id"])
+    # the node caller is a registered node (its own participant, role node)
+    own_node, node_api = await _node(operator, region)
+    callers["node"] = Caller("node", node_api, frozenset({"node"}), own_node["participant_id"])
+    other_node, _ = await _node(operator, region)
     _, other_supplier = await new_participant(operator, ["supplier"], home_region=region)
     other, other_buyer = await new_participant(operator, ["buyer"], home_region=region)
     own_contract = await _contract_between(callers["buyer"].api, callers["supplier"].api, code)
@@ -239,6 +297,11 @@ async def world(operator: Api, database_url: str) -> World:
         "order_id": (await _order(callers["supplier"].api, code, "sell", "900.00"))["id"],
         "contract_id": own_contract,
     }
+    own_task, _ = await _task_and_alert(database_url, own_contract, own_node["code"])
+    other_task, alert_id = await _task_and_alert(database_url, other_contract, other_node["code"])
+    for role in ("buyer", "supplier", "node"):
+        callers[role].own["task_id"] = own_task
+    callers["node"].own["node_code"] = own_node["code"]
     own_claim = await arrange_claim(database_url, own_contract)
     for role in ("buyer", "supplier"):
         owner = callers[role].participant_id
@@ -266,6 +329,9 @@ async def world(operator: Api, database_url: str) -> World:
         "commodity": code,
         "withdrawal_id": await arrange_withdrawal(database_url, other["id"], 500),
         "adjustment_id": await _adjustment(operator, database_url, other["id"]),
+        "task_id": other_task,
+        "node_code": other_node["code"],
+        "alert_id": alert_id,
         "claim_id": await arrange_claim(database_url, other_contract),
     }
     return World(operator, callers, values | {"spare_code": spare["code"], "region": region})

@@ -37,6 +37,9 @@ def test_every_variable_is_read():
         "EXCHANGE_BANK_ACCOUNT_PREFIX": "XC00CTR",
         "EXCHANGE_PAYMENT_REMINDER_HOURS": "2, 48,12",
         "EXCHANGE_PAYMENT_SWEEP_SECONDS": "0.5",
+        "EXCHANGE_NODE_OFFER_SECONDS": "120",
+        "EXCHANGE_NODE_SILENCE_SECONDS": "30",
+        "EXCHANGE_DELIVERY_SWEEP_SECONDS": "0",
         "EXCHANGE_OUTCOME_SWEEP_SECONDS": "2.5",
     }
 
@@ -65,6 +68,9 @@ def test_every_variable_is_read():
         bank_account_prefix="XC00CTR",
         payment_reminder_hours=(48, 12, 2),
         payment_sweep_seconds=0.5,
+        node_offer_seconds=120,
+        node_silence_seconds=30,
+        delivery_sweep_seconds=0.0,
         outcome_sweep_seconds=2.5,
     )
     # every setting was read from its variable: none kept its default
@@ -80,6 +86,9 @@ def test_every_variable_is_read():
     [
         ("EXCHANGE_PORT", "eighty"),
         ("EXCHANGE_PORT", "70000"),
+        ("EXCHANGE_NODE_OFFER_SECONDS", "0"),
+        ("EXCHANGE_NODE_SILENCE_SECONDS", "1.5"),
+        ("EXCHANGE_DELIVERY_SWEEP_SECONDS", "-1"),
         ("DATABASE_URL", "mysql://x"),
         ("EXCHANGE_BANK_URL", "ftp://bank"),
         ("EXCHANGE_BANK_SECRET", "short"),
