@@ -64,8 +64,8 @@ from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.health import DatabaseHealth, database_unavailable
 from exchange.db.migrate import migrate
 from exchange.delivery.offers import RoutingRules
-from exchange.delivery.routing import RoutingSweep
 from exchange.delivery.outcomes import OutcomeSweep
+from exchange.delivery.routing import RoutingSweep
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
 from exchange.orders.books import Books

@@ -39,10 +39,12 @@ DAY = timedelta(days=1)
 async def outcome_center(
     database_url: str, clock: ManualClock
 ) -> AsyncIterator[tuple[str, web.Application]]:
-    """The center on `clock`, taking bank notifications, its background sweeps off."""
+    """The center on `clock`, taking bank notifications, its background sweeps off (routing
+    too: these tests arrange deliveries themselves)."""
     settings = settings_for(
-        database_url, bank_secret=BANK_SECRET, payment_sweep_seconds=0, outcome_sweep_seconds=0
-    )
+        database_url, bank_secret=BANK_SECRET, payment_sweep_seconds=0, outcome_sweep_seconds=0,
+        delivery_sweep_seconds=0,
+    )  # fmt: skip
     runner, url = await start_app(settings, clock)
     try:
         yield url, runner.app
@@ -108,12 +110,11 @@ async def arrange_delivered(
     *,
     due: datetime | None = None,
 ) -> None:
-    """Arrangement, as the routing code will do it: the contract moves `funded ->
-    in_delivery -> delivered` (or, for a backorder, `in_delivery -> delivered`) through
-    `lifecycle.transition` at `at`, with the delivery columns set: `delivery_due_at` (`due`,
-    by default funded + the terms' lead days; kept if set), `delivered_at` = `at`,
-    `delivered_quantity_micro` = `delivered` in all (default: the whole quantity) and
-    `claim_window_until` = `at` + the terms' claim window days."""
+    """Arrangement, as the routing code does it: the contract moves `funded -> in_delivery ->
+    delivered` through `lifecycle.transition` at `at`, with the delivery columns set:
+    `delivery_due_at` (`due`, by default funded + the terms' lead days; kept if set),
+    `delivered_at` = `at`, `delivered_quantity_micro` = `delivered` (default: the whole
+    quantity) and `claim_window_until` = `at` + the terms' claim window days."""
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction():
@@ -192,5 +193,42 @@ async def arrange_claim(database_url: str, contract_id: int) -> int:
                 contract_id,
             )
         )
+    finally:
+        await conn.close()
+
+
+async def arrange_backorder_delivered(
+    database_url: str, contract_id: int, at: datetime, delivered_in_all: str
+) -> None:
+    """Arrangement, as the routing code records a backorder's delivery: a task of attempt 2
+    `delivered` at `at`, and on the contract (which stays `delivered`) `delivered_at` = `at`,
+    `delivered_quantity_micro` = `delivered_in_all` (both attempts) and a new claim window."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            row = await lifecycle.fetch_contract(conn, contract_id)
+            assert row is not None
+            assert row["status"] == S.DELIVERED, row["status"]
+            terms = parse(row["terms"])
+            total = int(Decimal(delivered_in_all) * 1_000_000)
+            before = await conn.fetchval(
+                "SELECT delivered_quantity_micro FROM contracts WHERE commodity_id = $1"
+                " AND id = $2", row["commodity_id"], contract_id,
+            )  # fmt: skip
+            rest = int(Decimal(terms.quantity) * 1_000_000) - before
+            await conn.execute(
+                "INSERT INTO delivery_tasks (commodity_id, contract_id, attempt, status,"
+                " origin_region, destination_region, quantity_micro, window_start, window_end,"
+                " delivery_code, delivered_micro, delivered_at, created_at, updated_at)"
+                " VALUES ($1, $2, 2, 'delivered', 'ARRANGED', 'ARRANGED', $3, $4, $4, '000000',"
+                " $5, $4, $4, $4)",
+                row["commodity_id"], contract_id, rest, at, total - before,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE contracts SET delivered_at = $3, delivered_quantity_micro = $4,"
+                " claim_window_until = $5 WHERE commodity_id = $1 AND id = $2",
+                row["commodity_id"], contract_id, at, total,
+                at + terms.breach.claim_window_days * DAY,
+            )  # fmt: skip
     finally:
         await conn.close()

@@ -19,8 +19,7 @@ TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {
     S.FUNDED: frozenset({S.IN_DELIVERY, S.CANCELLED}),
     S.IN_DELIVERY: frozenset({S.DELIVERED, S.DISPUTED}),
     # a short delivery the buyer accepts settles pro rata: the rest goes back to the buyer
-    # ... or, the buyer choosing a backorder for the rest, goes back to delivery
-    S.DELIVERED: frozenset({S.COMPLETED, S.DISPUTED, S.PARTIALLY_REFUNDED, S.IN_DELIVERY}),
+    S.DELIVERED: frozenset({S.COMPLETED, S.DISPUTED, S.PARTIALLY_REFUNDED}),
     S.DISPUTED: frozenset({S.COMPLETED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
     S.COMPLETED: frozenset(),
     S.REJECTED: frozenset(),

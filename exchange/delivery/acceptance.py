@@ -17,9 +17,14 @@ import asyncpg
 
 from exchange.contracts import lifecycle
 from exchange.contracts.terms import ContractTerms, parse
-from exchange.contracts.views import CONTRACT_COLUMNS
+from exchange.contracts.views import CONTRACT_COLUMNS, contract_from_row
 from exchange.db import Conn
-from exchange.delivery.errors import BackorderUsedError, DeliveredShortError, NotShortError
+from exchange.delivery.errors import (
+    BackorderPendingError,
+    BackorderUsedError,
+    DeliveredShortError,
+    NotShortError,
+)
 from exchange.errors import NotFoundError, UnprocessableError
 from exchange.messages.contracts import Contract, ContractStatus
 from exchange.orders.projection import commodity_of
@@ -94,6 +99,19 @@ async def delivered_for_buyer(conn: Conn, contract_id: int, buyer_id: int | None
     if found is None or (buyer_id is not None and found.row["buyer_id"] != buyer_id):
         raise NotFoundError(f"contract {contract_id} does not exist", code="UNKNOWN_CONTRACT")
     return found
+
+
+_BACKORDER_DELIVERED = """SELECT 1 FROM delivery_tasks WHERE commodity_id = $1
+    AND contract_id = $2 AND attempt > 1 AND status = 'delivered'"""
+
+
+async def backorder_pending(conn: Conn, found: Delivered) -> bool:
+    """The buyer chose a backorder and no later attempt has been delivered yet (the contract
+    stays `delivered` meanwhile; routing makes and carries the next attempt)."""
+    if found.row["shortage_settlement"] != "backorder":
+        return False
+    done = await conn.fetchval(_BACKORDER_DELIVERED, found.row["commodity_id"], found.id)
+    return done is None
 
 
 def _require(found: Delivered, *states: ContractStatus, action: str) -> None:
@@ -189,8 +207,8 @@ async def settle_shortage(
     request_id: str | None = None,
 ) -> Contract:
     """The buyer's choice for a short delivery: pro rata (`backorder_by` None) now, or the
-    rest as a backorder due by `backorder_by` (the contract goes back to `in_delivery`, and
-    routing makes the next attempt)."""
+    rest as a backorder due by `backorder_by` (the contract stays `delivered`, and routing
+    makes the next attempt; its delivery adds to `delivered_quantity_micro`)."""
     found = await delivered_for_buyer(conn, contract_id, buyer_id)
     _require(found, S.DELIVERED, action="settling a shortage")
     if not found.short:
@@ -198,6 +216,11 @@ async def settle_shortage(
     if found.delivered_micro == 0:
         raise ContractStateError(
             f"nothing of contract {contract_id} was delivered: open a claim for a refund"
+        )
+    if await backorder_pending(conn, found):
+        raise BackorderPendingError(
+            f"contract {contract_id}'s backorder is under way until"
+            f" {found.row['backorder_due_at'].isoformat()}"
         )
     if backorder_by is None:
         why = "shortage settled pro rata by the buyer"
@@ -212,10 +235,10 @@ async def settle_shortage(
             code="INVALID_BACKORDER_DATE", field_errors=[("$.by", "not in the next 366 days")],
         )  # fmt: skip
     await conn.execute(
-        "UPDATE contracts SET shortage_settlement = 'backorder', backorder_due_at = $3"
-        " WHERE commodity_id = $1 AND id = $2",
-        found.row["commodity_id"], contract_id, backorder_by,
+        "UPDATE contracts SET shortage_settlement = 'backorder', backorder_due_at = $3,"
+        " updated_at = $4 WHERE commodity_id = $1 AND id = $2",
+        found.row["commodity_id"], contract_id, backorder_by, now,
     )  # fmt: skip
-    rest = found.quantity_micro - found.delivered_micro
-    why = f"backorder of the rest ({rest} millionths of the quantity) by {backorder_by.isoformat()}"
-    return await lifecycle.transition(conn, contract_id, S.IN_DELIVERY, buyer_id, why, now)
+    row = await lifecycle.fetch_contract(conn, contract_id)
+    assert row is not None
+    return contract_from_row(row)

@@ -50,6 +50,11 @@ class NotShortError(ConflictError):
     title = "The whole quantity was delivered: there is no shortage to settle"
 
 
+class BackorderPendingError(ConflictError):
+    code = "BACKORDER_PENDING"
+    title = "The backorder of the rest is under way: wait for it (or its date)"
+
+
 class BackorderUsedError(ConflictError):
     code = "BACKORDER_USED"
     title = "A backorder was delivered short already: only pro rata remains"

@@ -1,4 +1,5 @@
-"""The outcome sweep: what happens when the buyer stays silent (docs/delivery.md).
+"""The outcome sweep: what happens when the buyer stays silent, or a backorder ends
+(docs/delivery.md).
 
 `run_once` looks at delivered contracts at the clock's time and handles each in a transaction
 of its own, the contract row taken `FOR UPDATE SKIP LOCKED` (one the buyer or another center's
@@ -7,10 +8,12 @@ sweep holds is left for the next run):
 - delivered in full, past `claim_window_until`, no claim: accepted as the buyer would
   (released less any late-delivery penalty, `completed`);
 - delivered short, past `claim_window_until`, no choice made: settled pro rata;
-- a backorder delivered short again: settled pro rata on what was delivered in all, at once;
-- a backorder not delivered by `backorder_due_at` (still `in_delivery`, no node carrying it:
-  no task `assigned`, `accepted`, `picked_up` or `in_transit`): back to `delivered` and
-  settled pro rata on what was delivered (a task still `waiting` for a node is cancelled).
+- a backorder whose attempt was delivered short again: settled pro rata on what was
+  delivered in all, at once;
+- a backorder not delivered by `backorder_due_at` and no node carrying it (no task
+  `assigned`, `accepted`, `picked_up` or `in_transit`): settled pro rata on what was delivered
+  (a task still `waiting` for a node is cancelled);
+- a backorder under way is left alone (whatever its claim window says).
 
 The shape is the deadline sweep's (`exchange/payments/deadlines.py`).
 """
@@ -25,10 +28,14 @@ import asyncpg
 import structlog
 
 from exchange.clock import Clock
-from exchange.contracts import lifecycle
 from exchange.db import Conn
 from exchange.db.health import DatabaseHealth, database_unavailable
-from exchange.delivery.acceptance import Delivered, lock_delivered, settle_pro_rata
+from exchange.delivery.acceptance import (
+    Delivered,
+    backorder_pending,
+    lock_delivered,
+    settle_pro_rata,
+)
 from exchange.delivery.acceptance import accept as accept_delivery
 from exchange.market.data import MarketData
 from exchange.messages.contracts import Contract, ContractStatus
@@ -37,12 +44,10 @@ from exchange.payments.notices import Notices
 log = structlog.get_logger("exchange.delivery.outcomes")
 BATCH = 500  # contracts looked at per run; a backlog waits for the next run
 
-# delivered, and either past the claim window or a backorder that came back; or a backorder
-# past its date
+# delivered, and past the claim window or with a backorder
 _DUE = """
 SELECT commodity_id, id FROM contracts
- WHERE (status = 'delivered' AND (claim_window_until < $1 OR shortage_settlement = 'backorder'))
-    OR (status = 'in_delivery' AND shortage_settlement = 'backorder' AND backorder_due_at < $1)
+ WHERE status = 'delivered' AND (claim_window_until < $1 OR shortage_settlement = 'backorder')
  ORDER BY claim_window_until, id LIMIT $2"""
 _CARRIED = """SELECT count(*) FROM delivery_tasks WHERE commodity_id = $1 AND contract_id = $2
                 AND status IN ('assigned', 'accepted', 'picked_up', 'in_transit')"""
@@ -102,12 +107,12 @@ class OutcomeSweep:
         self, conn: Conn, contract_id: int, now: datetime, notices: Notices, report: OutcomeReport
     ) -> Contract | None:
         found = await lock_delivered(conn, contract_id, skip_locked=True)
-        if found is not None and found.status is ContractStatus.IN_DELIVERY:
-            return await self._backorder_overdue(conn, found, now, notices, report)
         if found is None or found.status is not ContractStatus.DELIVERED:
             report.busy += 1
             return None
-        if _backorder_short(found):
+        if await backorder_pending(conn, found):
+            return await self._backorder_overdue(conn, found, now, notices, report)
+        if found.row["shortage_settlement"] == "backorder" and found.short:
             report.pro_rata.append(contract_id)
             why = "the backorder was delivered short too: settled pro rata on all delivered"
             return await settle_pro_rata(conn, found, now, notices, None, why)
@@ -126,14 +131,13 @@ class OutcomeSweep:
         self, conn: Conn, found: Delivered, now: datetime, notices: Notices, report: OutcomeReport
     ) -> Contract | None:
         row = found.row
-        if row["shortage_settlement"] != "backorder" or not row["backorder_due_at"] < now:
-            return None
+        if not row["backorder_due_at"] < now:
+            return None  # under way
         if await conn.fetchval(_CARRIED, row["commodity_id"], found.id):
             return None  # a node has it: let it arrive
         await conn.execute(_DROP_WAITING, row["commodity_id"], found.id, now)
-        why = f"the backorder was not delivered by {row['backorder_due_at'].isoformat()}"
-        await lifecycle.transition(conn, found.id, ContractStatus.DELIVERED, None, why, now)
         report.pro_rata.append(found.id)
+        why = f"the backorder was not delivered by {row['backorder_due_at'].isoformat()}"
         return await settle_pro_rata(conn, found, now, notices, None, f"{why}: pro rata")
 
     async def run(self, every: float, health: DatabaseHealth) -> None:
@@ -149,7 +153,3 @@ class OutcomeSweep:
                     else:
                         log.exception("outcome sweep failed")
             await asyncio.sleep(every)
-
-
-def _backorder_short(found: Delivered) -> bool:
-    return found.row["shortage_settlement"] == "backorder" and found.short

@@ -32,7 +32,9 @@ async def center(
     database_url: str, clock: ManualClock
 ) -> AsyncIterator[tuple[str, web.Application]]:
     """The center on `clock` with its outcome sweep running every 50 ms."""
-    settings = settings_for(database_url, bank_secret=BANK_SECRET, outcome_sweep_seconds=0.05)
+    settings = settings_for(
+        database_url, bank_secret=BANK_SECRET, outcome_sweep_seconds=0.05, delivery_sweep_seconds=0
+    )
     runner, url = await start_app(settings, clock)
     try:
         yield url, runner.app

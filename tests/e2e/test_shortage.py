@@ -1,8 +1,9 @@
 """Shortage: the buyer settles a short delivery pro rata (the supplier is paid for the share
 delivered, its fee in proportion, the buyer refunded the rest) or by a backorder (the rest stays
-in escrow, the contract goes back to delivery; a second attempt delivered in full is accepted as
-a whole, one delivered short again is settled pro rata on all delivered by the outcome sweep).
-The second attempt is arranged as the routing code will record it. The ledger's trial balance
+in escrow while routing makes a second attempt; one delivered in full is accepted as a whole,
+one delivered short again, or none by the backorder's date, is settled pro rata on all
+delivered by the outcome sweep). The second attempt is arranged as the routing code records
+it. The ledger's trial balance
 holds after every test."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.factories import Api
 from tests.outcomes_support import (  # noqa: F401
     DAY,
     Desk,
+    arrange_backorder_delivered,
     arrange_delivered,
     available_minor,
     escrow_minor,
@@ -83,14 +85,17 @@ async def test_a_backorder_delivered_in_full_is_accepted_as_a_whole(
                                       {"settle": "backorder", "by": by.isoformat()})  # fmt: skip
 
     assert reply.status == 200, reply.body
-    assert reply.body["status"] == "in_delivery"
+    assert reply.body["status"] == "delivered"  # routing makes attempt 2
     assert await _money(desk) == before  # the rest waits in escrow
+    pending = await desk.buyer_api.post(f"/v1/contracts/{made['id']}/shortage",
+                                        {"settle": "pro_rata"})  # fmt: skip
+    assert (pending.status, pending.code) == (409, "BACKORDER_PENDING")
     row = await db.fetchrow(
         "SELECT shortage_settlement, backorder_due_at FROM contracts WHERE id = $1", made["id"]
     )
     assert (row["shortage_settlement"], row["backorder_due_at"]) == ("backorder", by)
     clock.advance(2 * DAY)
-    await arrange_delivered(database_url, made["id"], clock.now(), "4")  # attempt 2: the rest
+    await arrange_backorder_delivered(database_url, made["id"], clock.now(), "4")  # the rest
     accepted = await desk.buyer_api.post(f"/v1/contracts/{made['id']}/accept")
 
     assert accepted.status == 200, accepted.body
@@ -108,7 +113,7 @@ async def test_a_backorder_short_again_is_settled_pro_rata_on_all_delivered(
     body = {"settle": "backorder", "by": (clock.now() + 3 * DAY).isoformat()}
     assert (await desk.buyer_api.post(f"/v1/contracts/{made['id']}/shortage", body)).status == 200
     clock.advance(DAY)
-    await arrange_delivered(database_url, made["id"], clock.now(), "7")  # 2 more of the 3
+    await arrange_backorder_delivered(database_url, made["id"], clock.now(), "7")  # 2 of 3
     before = await _money(desk)
     again = await desk.buyer_api.post(f"/v1/contracts/{made['id']}/shortage", body)
 
@@ -161,22 +166,22 @@ async def test_a_backorder_not_delivered_by_its_date_is_settled_pro_rata(
     made = await funded(desk, clock, 300, 5)
     await arrange_delivered(database_url, made["id"], clock.now(), "2")
     amount, fee = minor(made["amount"]), minor(made["fee"])
-    by = clock.now() + 2 * DAY
+    by = clock.now() + 10 * DAY
     body = {"settle": "backorder", "by": by.isoformat()}
     assert (await desk.buyer_api.post(f"/v1/contracts/{made['id']}/shortage", body)).status == 200
     before = await _money(desk)
 
+    clock.advance(8 * DAY)  # past the first delivery's claim window: the backorder is under way
+    waiting = await sweep.run_once()
     clock.set(by)  # its last moment: the rest may still come
     early = await sweep.run_once()
     clock.advance(timedelta(seconds=1))
     late = await sweep.run_once()
 
-    assert made["id"] not in early.pro_rata
+    assert made["id"] not in waiting.pro_rata + waiting.accepted + early.pro_rata
     assert made["id"] in late.pro_rata
     seller, buyer = _pro_rata(amount, fee, 2, 5)
     assert _moved(await _money(desk), before) == [seller, buyer, -amount]
     detail = (await desk.buyer_api.get(f"/v1/contracts/{made['id']}")).body
     assert detail["contract"]["status"] == "partially_refunded"
-    assert [h["to_status"] for h in detail["history"]][-4:] == [
-        "delivered", "in_delivery", "delivered", "partially_refunded"
-    ]  # fmt: skip
+    assert [h["to_status"] for h in detail["history"]][-2:] == ["delivered", "partially_refunded"]
