@@ -18,12 +18,14 @@ from exchange.api import (
     adjustments,
     alerts,
     bank,
+    claims,
     contracts,
     delivery,
     market,
     nodes,
     ops,
     orders,
+    outcomes,
     participants,
     payments,
     reconciliations,
@@ -45,6 +47,7 @@ from exchange.appkeys import (
     MARKET,
     METRICS,
     OPENAPI,
+    OUTCOMES,
     PAYOUTS,
     ROUTING,
     RUNTIME,
@@ -61,6 +64,7 @@ from exchange.db.embedded import EmbeddedPostgres
 from exchange.db.health import DatabaseHealth, database_unavailable
 from exchange.db.migrate import migrate
 from exchange.delivery.offers import RoutingRules
+from exchange.delivery.outcomes import OutcomeSweep
 from exchange.delivery.routing import RoutingSweep
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
@@ -83,6 +87,7 @@ def all_endpoints() -> list[Endpoint]:
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
         settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
+        outcomes, claims,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints
@@ -208,6 +213,24 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
                 await task
 
 
+async def _outcomes(app: web.Application) -> AsyncIterator[None]:
+    """The outcome sweep in the background (docs/delivery.md): like the deadline sweep, it
+    never holds up start-up or shutdown."""
+    sweep = app[OUTCOMES]
+    sweep.attach(app[RUNTIME].pool)
+    every = app[SETTINGS].outcome_sweep_seconds
+    task = None
+    if every > 0:
+        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="outcome-sweep")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def _payouts(app: web.Application) -> AsyncIterator[None]:
     """Withdrawals go to the bank (and pending ones are retried) once the database is up;
     on shutdown the bank's connections close (if the app made the adapter)."""
@@ -253,7 +276,9 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     stages = contextlib.AsyncExitStack()
 
     async def boot() -> None:
-        for stage in (_database, market_data_lifespan, _books, _deadlines, _routing, _payouts):
+        for stage in (
+            _database, market_data_lifespan, _books, _deadlines, _routing, _outcomes, _payouts,
+        ):  # fmt: skip
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
         log.info("ready")
@@ -307,6 +332,7 @@ def create_app(
         silence=timedelta(seconds=settings.node_silence_seconds),
     )
     app[ROUTING] = RoutingSweep(app[CLOCK], rules, app[MARKET])
+    app[OUTCOMES] = OutcomeSweep(app[CLOCK], app[MARKET])
     own_bank = _bank_of(settings) if bank is None else None
     app[PAYOUTS] = Payouts(
         bank or own_bank, app[MARKET], app[CLOCK], settings.bank_account_prefix,

@@ -13,6 +13,7 @@ from exchange.clock import Clock
 from exchange.config import Settings
 from exchange.contracts.signing import Signer
 from exchange.db.health import DatabaseHealth
+from exchange.delivery.outcomes import OutcomeSweep
 from exchange.delivery.routing import RoutingSweep
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
@@ -57,6 +58,7 @@ PAYOUTS = web.AppKey("payouts", Payouts)  # withdrawals to the designated bank
 BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, books
 DEADLINES = web.AppKey("deadlines", DeadlineSweep)  # payment reminders and defaults
 ROUTING = web.AppKey("routing", RoutingSweep)  # delivery tasks made and routed to nodes
+OUTCOMES = web.AppKey("outcomes", OutcomeSweep)  # auto-acceptance, pro rata on silence
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

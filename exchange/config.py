@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     node_offer_seconds: int = 300
     node_silence_seconds: int = 60
     delivery_sweep_seconds: float = 1.0
+    # the outcome sweep (docs/delivery.md): auto-acceptance past the claim window, pro rata
+    # for a short delivery left without a choice (0: not in this process)
+    outcome_sweep_seconds: float = 1.0
 
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -77,6 +80,7 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_NODE_OFFER_SECONDS": "node_offer_seconds",
     "EXCHANGE_NODE_SILENCE_SECONDS": "node_silence_seconds",
     "EXCHANGE_DELIVERY_SWEEP_SECONDS": "delivery_sweep_seconds",
+    "EXCHANGE_OUTCOME_SWEEP_SECONDS": "outcome_sweep_seconds",
 }
 
 
@@ -141,7 +145,10 @@ def _parse(field: str, raw: str) -> object:
         if not raw.startswith(schemes):
             raise ValueError(f"must be {what}")
         return raw.rstrip("/") if field == "bank_url" else raw
-    if field in ("shutdown_timeout", "payment_sweep_seconds", "delivery_sweep_seconds"):
+    if field in (
+        "shutdown_timeout", "payment_sweep_seconds", "delivery_sweep_seconds",
+        "outcome_sweep_seconds",
+    ):  # fmt: skip
         return _parse_seconds(raw)
     if field == "data_dir":
         return Path(raw).expanduser()

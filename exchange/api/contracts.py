@@ -13,6 +13,7 @@ from exchange.contracts.document import render
 from exchange.contracts.signing import public_pem
 from exchange.contracts.verify import public_keys, verify_one
 from exchange.contracts.views import CONTRACT_COLUMNS, contract_from_row
+from exchange.delivery.credit import credit_score
 from exchange.errors import NotFoundError
 from exchange.messages.common import Page
 from exchange.messages.contracts import (
@@ -21,6 +22,7 @@ from exchange.messages.contracts import (
     ContractDetail,
     ContractQuery,
     ContractStatus,
+    PartyStanding,
     PublicKey,
     Review,
     Verification,
@@ -109,8 +111,18 @@ async def get_public_key(ctx: Context) -> PublicKey:
 )
 async def get_contract(ctx: Context) -> ContractDetail:
     contract = await _visible(ctx)
+    pool = ctx.runtime.pool
+    parties = [
+        PartyStanding(
+            role=role,
+            participant_id=party.participant_id,
+            legal_name=party.legal_name,
+            credit_score=await credit_score(pool, party.participant_id),
+        )
+        for role, party in (("seller", contract.terms.seller), ("buyer", contract.terms.buyer))
+    ]
     return ContractDetail(
-        contract=contract, history=await lifecycle.history(ctx.runtime.pool, contract.id)
+        contract=contract, history=await lifecycle.history(pool, contract.id), parties=parties
     )
 
 

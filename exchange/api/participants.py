@@ -7,6 +7,7 @@ import msgspec
 from exchange import participants as store
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes
 from exchange.appkeys import MARKET, SETTINGS
+from exchange.delivery.credit import credit_score
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.common import Page, PageQuery
 from exchange.messages.participants import (
@@ -70,7 +71,14 @@ async def list_participants(ctx: Context) -> Page[Participant]:
         query.status,
         query.role,
     )
-    return page_of(rows, query.limit, lambda p: p.id)
+    page = page_of(rows, query.limit, lambda p: p.id)
+    return msgspec.structs.replace(page, data=[await _scored(ctx, p) for p in page.data])
+
+
+async def _scored(ctx: Context, participant: Participant) -> Participant:
+    """The participant with its credit score, as the directory shows it."""
+    score = await credit_score(ctx.runtime.pool, participant.id)
+    return msgspec.structs.replace(participant, credit_score=score)
 
 
 @routes.route(
@@ -81,7 +89,8 @@ async def list_participants(ctx: Context) -> Page[Participant]:
     response=Participant,
 )
 async def get_participant(ctx: Context) -> Participant:
-    return await store.get_participant(ctx.runtime.pool, ctx.int_param("participant_id"))
+    found = await store.get_participant(ctx.runtime.pool, ctx.int_param("participant_id"))
+    return await _scored(ctx, found)
 
 
 @routes.route(

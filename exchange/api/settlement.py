@@ -16,18 +16,11 @@ from exchange.messages.participants import Role
 from exchange.messages.settlement import ContractCount, PaymentRecord, Refund, Release
 from exchange.payments import settle
 from exchange.payments.notices import Notices
+from exchange.payments.views import payment_record as record_of
 from exchange.units import UnitsError, currency_exponent, parse_scaled
 
 routes = Routes("settlement")
 OPERATOR = [Role.OPERATOR]
-
-_RECORD = """SELECT id,
-       CASE WHEN status = 'defaulted' THEN 'defaulted'
-            WHEN funded_at <= payment_due_at THEN 'on_time'
-            ELSE 'late' END AS kind
-  FROM contracts
- WHERE buyer_id = $1 AND (status = 'defaulted' OR funded_at IS NOT NULL)
- ORDER BY signed_at, id"""
 
 
 @routes.route(
@@ -133,9 +126,7 @@ async def refund_contract(ctx: Context) -> Contract:
 async def payment_record(ctx: Context) -> PaymentRecord:
     pid = ctx.int_param("participant_id")
     await store.get_participant(ctx.runtime.pool, pid)
-    kinds: dict[str, list[int]] = {"on_time": [], "late": [], "defaulted": []}
-    for row in await ctx.runtime.pool.fetch(_RECORD, pid):
-        kinds[row["kind"]].append(row["id"])
+    kinds = await record_of(ctx.runtime.pool, pid)
     return PaymentRecord(
         participant_id=pid,
         **{

@@ -74,9 +74,20 @@ class HistoryEntry(Struct, frozen=True, kw_only=True):
     at: datetime
 
 
+class PartyStanding(Struct, frozen=True, kw_only=True):
+    """A party of a contract as its counterparty sees it: who, and its credit score (0 to
+    100 from its record, null without one; GET /v1/participants/{id}/credit explains it)."""
+
+    role: str  # buyer | seller
+    participant_id: int
+    legal_name: str
+    credit_score: int | None
+
+
 class ContractDetail(Struct, frozen=True, kw_only=True):
     contract: Contract
     history: list[HistoryEntry]
+    parties: list[PartyStanding]  # the seller, then the buyer, with their credit scores
 
 
 class VerificationProblem(Struct, frozen=True, kw_only=True):

@@ -85,6 +85,9 @@ class Participant(Struct, frozen=True, kw_only=True):
     updated_at: datetime
     # where its withdrawals go; shown to the participant itself and to operators only
     bank_account: str | None = None
+    # 0 to 100 from its record (GET /v1/participants/{id}/credit), in the participant
+    # directory (GET /v1/participants, /v1/participants/{id}); null there without a record
+    credit_score: int | None = None
 
 
 class ParticipantQuery(PageQuery, frozen=True, kw_only=True):

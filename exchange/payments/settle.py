@@ -137,13 +137,28 @@ async def release(
     *,
     reason: str = "goods accepted",
     request_id: str | None = None,
+    late_penalty_minor: int = 0,
 ) -> Contract:
     """The goods were accepted: escrow to the supplier (less the fee) and the fee to revenue,
-    one chain; the contract completes (partially refunded, if a refund went back before)."""
+    one chain; the contract completes (partially refunded, if a refund went back before).
+
+    A late-delivery penalty (`late_penalty_minor`, capped at what the supplier would get)
+    goes from the escrow to the buyer in the same chain, out of the supplier's part."""
+    if late_penalty_minor < 0:
+        raise ValueError("a late-delivery penalty is not negative")
     escrow = await lock(conn, contract_id, RELEASABLE, "a release")
     amount, fee = escrow.row["amount_minor"], escrow.row["fee_minor"]
     _check_releasable(escrow)
     parts = split(escrow.held, amount, fee, Fraction(1))
+    penalty = min(late_penalty_minor, parts.seller)
+    if penalty:
+        parts = Split(seller=parts.seller - penalty, fee=parts.fee, buyer=parts.buyer + penalty)
+        await conn.execute(
+            "UPDATE contracts SET late_delivery_penalty_minor = $3"
+            " WHERE commodity_id = $1 AND id = $2",
+            escrow.row["commodity_id"], contract_id, penalty,
+        )  # fmt: skip
+        reason = f"{reason}; late-delivery penalty {escrow.money(penalty)} to the buyer"
     moved = await _pay_out(conn, escrow, parts, notices, reason)
     await _record(conn, actor, "release", escrow, moved | {"reason": reason}, request_id)
     target = S.COMPLETED if escrow.held == amount else S.PARTIALLY_REFUNDED

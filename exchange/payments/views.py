@@ -20,6 +20,24 @@ from exchange.payments.references import deposit_reference
 from exchange.units import currency_exponent, format_scaled
 from settlement.ledger import TransferFlags
 
+_RECORD = """SELECT id,
+       CASE WHEN status = 'defaulted' THEN 'defaulted'
+            WHEN funded_at <= payment_due_at THEN 'on_time'
+            ELSE 'late' END AS kind
+  FROM contracts
+ WHERE buyer_id = $1 AND (status = 'defaulted' OR funded_at IS NOT NULL)
+ ORDER BY signed_at, id"""
+
+
+async def payment_record(conn: Queryable, participant_id: int) -> dict[str, list[int]]:
+    """The contracts a participant bought, by how it paid: `on_time` (funded by the due
+    time), `late` (within grace) and `defaulted`, each oldest first."""
+    kinds: dict[str, list[int]] = {"on_time": [], "late": [], "defaulted": []}
+    for row in await conn.fetch(_RECORD, participant_id):
+        kinds[row["kind"]].append(row["id"])
+    return kinds
+
+
 _AVAILABLE = """
 SELECT p.currency, a.credits_posted - a.debits_posted - a.debits_pending AS spendable,
        a.debits_pending AS reserved

@@ -23,6 +23,7 @@ from exchange.app import all_endpoints
 from tests.conftest import UNLIMITED_AUTH_FAILURES, settings_for, start_app
 from tests.factories import Api, commodity_body, new_participant, unique
 from tests.outbound_support import arrange_withdrawal
+from tests.outcomes_support import arrange_claim
 
 ENDPOINTS = all_endpoints()
 ROLES = ("operator", "buyer", "supplier", "node", "bank")
@@ -109,6 +110,15 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/delivery-tasks/{task_id}/events"): ("node", "task_id"),
     ("GET", "/v1/alerts"): ("operator", None),
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): ("operator", None),
+    ("POST", "/v1/contracts/{contract_id}/accept"): ("buyer", "contract_id"),
+    ("POST", "/v1/contracts/{contract_id}/shortage"): ("buyer", "contract_id"),
+    ("POST", "/v1/contracts/{contract_id}/ratings"): ("buyer supplier", "contract_id"),
+    ("GET", "/v1/participants/{participant_id}/credit"): ("any", None),
+    ("POST", "/v1/contracts/{contract_id}/claims"): ("buyer", "contract_id"),
+    ("POST", "/v1/claims/{claim_id}/answer"): ("supplier", "claim_id"),
+    ("POST", "/v1/claims/{claim_id}/resolve"): ("operator", None),
+    ("GET", "/v1/claims"): ("any", None),
+    ("GET", "/v1/claims/{claim_id}"): ("any", "claim_id+ops"),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
@@ -118,6 +128,14 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/participants/{participant_id}/bank-account"): {"bank_account": "MATRIX-0001"},
     ("PUT", "/v1/nodes/{node_code}/lanes"): {"lanes": []},
     ("POST", "/v1/delivery-tasks/{task_id}/events"): {"type": "accepted"},
+    ("POST", "/v1/contracts/{contract_id}/shortage"): {"settle": "pro_rata"},
+    ("POST", "/v1/contracts/{contract_id}/ratings"): {"score": 3},
+    ("POST", "/v1/contracts/{contract_id}/claims"): {
+        "kind": "damage",
+        "amount": "1.00",
+        "description": "matrix",
+    },
+    ("POST", "/v1/claims/{claim_id}/answer"): {"answer": "matrix"},
 }
 
 
@@ -284,10 +302,12 @@ async def world(operator: Api, database_url: str) -> World:
     for role in ("buyer", "supplier", "node"):
         callers[role].own["task_id"] = own_task
     callers["node"].own["node_code"] = own_node["code"]
+    own_claim = await arrange_claim(database_url, own_contract)
     for role in ("buyer", "supplier"):
         owner = callers[role].participant_id
         assert owner is not None
         callers[role].own["withdrawal_id"] = await arrange_withdrawal(database_url, owner, 500)
+        callers[role].own["claim_id"] = own_claim
     for caller in callers.values():
         caller.own["participant_id"] = caller.participant_id
     # the denied callers: no key, an unknown key, a revoked key, a suspended participant
@@ -312,6 +332,7 @@ async def world(operator: Api, database_url: str) -> World:
         "task_id": other_task,
         "node_code": other_node["code"],
         "alert_id": alert_id,
+        "claim_id": await arrange_claim(database_url, other_contract),
     }
     return World(operator, callers, values | {"spare_code": spare["code"], "region": region})
 
@@ -354,6 +375,8 @@ def test_every_route_has_a_declared_rule_pinned_in_the_policy() -> None:
 PUBLISHED = {
     # counterparties choose partners by a buyer's payment record
     ("GET", "/v1/participants/{participant_id}/payment-record"),
+    # ... and by anyone's credit profile
+    ("GET", "/v1/participants/{participant_id}/credit"),
 }
 
 

@@ -40,6 +40,7 @@ def test_every_variable_is_read():
         "EXCHANGE_NODE_OFFER_SECONDS": "120",
         "EXCHANGE_NODE_SILENCE_SECONDS": "30",
         "EXCHANGE_DELIVERY_SWEEP_SECONDS": "0",
+        "EXCHANGE_OUTCOME_SWEEP_SECONDS": "2.5",
     }
 
     settings = load_settings(env)
@@ -70,6 +71,7 @@ def test_every_variable_is_read():
         node_offer_seconds=120,
         node_silence_seconds=30,
         delivery_sweep_seconds=0.0,
+        outcome_sweep_seconds=2.5,
     )
     # every setting was read from its variable: none kept its default
     assert [
@@ -105,6 +107,7 @@ def test_every_variable_is_read():
         ("EXCHANGE_PAYMENT_REMINDER_HOURS", "0"),
         ("EXCHANGE_PAYMENT_REMINDER_HOURS", "1.5"),
         ("EXCHANGE_PAYMENT_SWEEP_SECONDS", "-1"),
+        ("EXCHANGE_OUTCOME_SWEEP_SECONDS", "3601"),
     ],
 )
 def test_a_wrong_value_names_the_variable(variable, value):
