@@ -4,6 +4,8 @@ and the handoff folder the buyer's receiver leaves codes in."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -195,3 +197,17 @@ def test_a_file_that_is_not_a_handoff_counts_as_none(tmp_path: Path) -> None:
     assert read_code(tmp_path, 3) is None
     handoff_path(tmp_path, 4).write_text('{"task_id": 5, "code": "1"}')
     assert read_code(tmp_path, 4) is None
+
+
+def test_the_agent_is_a_client_and_loads_nothing_of_the_centers_server() -> None:
+    probe = (
+        "import sys, exchange.delivery.agent.run;"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('exchange', 'asyncpg')))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    allowed = {"exchange", "exchange.delivery", "exchange.delivery.handoff"}
+    assert [
+        m for m in loaded if m not in allowed and not m.startswith("exchange.delivery.agent")
+    ] == []
