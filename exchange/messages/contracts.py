@@ -27,6 +27,19 @@ class ContractStatus(enum.StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
 
 
+class ContractDelivery(Struct, frozen=True, kw_only=True):
+    """Where the contract's delivery stands (docs/delivery.md)."""
+
+    due_at: datetime | None  # the end of the delivery window, once funded
+    delivered_at: datetime | None
+    delivered_quantity: str | None
+    claim_window_until: datetime | None  # the buyer may claim until then
+    shortage_settlement: str | None  # the buyer's choice on a short delivery
+    backorder_due_at: datetime | None
+    accepted_at: datetime | None
+    late_delivery_penalty: str  # paid to the buyer out of the supplier's release
+
+
 class Contract(Struct, frozen=True, kw_only=True):
     id: int
     number: str
@@ -46,6 +59,7 @@ class Contract(Struct, frozen=True, kw_only=True):
     paid: str
     late_penalty_paid: str
     funded_at: datetime | None
+    delivery: ContractDelivery
     updated_at: datetime
     terms: ContractTerms
     hash: str

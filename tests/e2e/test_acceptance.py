@@ -7,7 +7,7 @@ moved, not slept. Contracts are funded through the payment API and their deliver
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -83,6 +83,10 @@ async def test_accept_pays_the_supplier_exactly_the_amount_less_the_fee(
         "SELECT accepted_at, late_delivery_penalty_minor FROM contracts WHERE id = $1", made["id"]
     )
     assert (row["accepted_at"], row["late_delivery_penalty_minor"]) == (clock.now(), 0)
+    shown = (await desk.buyer_api.get(f"/v1/contracts/{made['id']}")).body["contract"]
+    assert datetime.fromisoformat(shown["delivery"]["accepted_at"]) == clock.now()
+    assert shown["delivery"]["delivered_quantity"] == "3.000000"
+    assert shown["delivery"]["late_delivery_penalty"] == "0.00"
     audited = await db.fetchval(
         "SELECT count(*) FROM audit_log WHERE action = 'contract.accepted' AND target = $1",
         f"contract:{made['id']}",
