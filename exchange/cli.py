@@ -272,3 +272,49 @@ def bank_sim(
     )
     configure_logging("INFO")
     asyncio.run(serve(config, host, port))
+
+
+@main.command("node-agent")
+@click.option("--node", "node", required=True, help="The node's code")
+@click.option("--url", required=True, help="The center's base URL, e.g. http://127.0.0.1:8080")
+@click.option("--key", envvar="EXCHANGE_NODE_KEY", required=True, help="[EXCHANGE_NODE_KEY]")
+@click.option("--simulate", is_flag=True, help="Work every task offered with simulated drivers")
+@click.option("--seed", type=int, default=None, help="Seeded delays, shortages and failures")
+@click.option("--speed", type=click.FloatRange(min=0.001, max=1e7), default=1.0,
+              show_default=True, help="Simulated seconds per real second")  # fmt: skip
+@click.option("--handoff", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder where buyers' receivers leave delivery codes (--simulate)")  # fmt: skip
+@click.option("--shortage-rate", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option("--heartbeat", type=click.FloatRange(min=0.05), default=10.0, show_default=True,
+              help="Seconds between heartbeats")  # fmt: skip
+def node_agent(
+    node: str,
+    url: str,
+    key: str,
+    simulate: bool,
+    seed: int | None,
+    speed: float,
+    handoff: Path | None,
+    shortage_rate: float,
+    failure_rate: float,
+    heartbeat: float,
+) -> None:
+    """Work a distribution node's delivery tasks: by hand (commands on stdin) or simulated
+    (docs/delivery.md, "Node agent")."""
+    from exchange.delivery.agent.plan import Rates
+    from exchange.delivery.agent.run import AgentConfig, run_agent
+
+    if not url.startswith(("http://", "https://")):
+        raise click.ClickException("--url must be an http:// or https:// URL")
+    if simulate and handoff is None:
+        raise click.ClickException("--simulate needs --handoff DIR (where delivery codes arrive)")
+    try:
+        rates = Rates(shortage=shortage_rate, failure=failure_rate)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    config = AgentConfig(
+        node=node, url=url, key=key, simulate=simulate, seed=seed, speed=speed,
+        handoff=handoff, rates=rates, heartbeat_seconds=heartbeat,
+    )  # fmt: skip
+    sys.exit(asyncio.run(run_agent(config)))
