@@ -73,6 +73,7 @@ from exchange.participants import ensure_bootstrap_operator
 from exchange.payments.deadlines import DeadlineSweep
 from exchange.payments.payouts import Payouts
 from exchange.ratelimit import Limits, RateLimiter
+from exchange.sweeps import background
 from settlement.bank.port import Bank
 
 log = structlog.get_logger("exchange.app")
@@ -177,58 +178,9 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
         await books.stop()
 
 
-async def _deadlines(app: web.Application) -> AsyncIterator[None]:
-    """The payment deadline sweep in the background (docs/payments.md); it never holds up
-    start-up or shutdown, and a database outage only skips its runs."""
-    sweep = app[DEADLINES]
-    sweep.attach(app[RUNTIME].pool)
-    every = app[SETTINGS].payment_sweep_seconds
-    task = None
-    if every > 0:
-        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="deadline-sweep")
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def _routing(app: web.Application) -> AsyncIterator[None]:
-    """The delivery routing sweep in the background (docs/delivery.md), shaped like the
-    deadline sweep: it never holds up start-up or shutdown, an outage only skips its runs."""
-    sweep = app[ROUTING]
-    sweep.attach(app[RUNTIME].pool)
-    every = app[SETTINGS].delivery_sweep_seconds
-    task = None
-    if every > 0:
-        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="routing-sweep")
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def _outcomes(app: web.Application) -> AsyncIterator[None]:
-    """The outcome sweep in the background (docs/delivery.md): like the deadline sweep, it
-    never holds up start-up or shutdown."""
-    sweep = app[OUTCOMES]
-    sweep.attach(app[RUNTIME].pool)
-    every = app[SETTINGS].outcome_sweep_seconds
-    task = None
-    if every > 0:
-        task = asyncio.create_task(sweep.run(every, app[DB_HEALTH]), name="outcome-sweep")
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+_deadlines = background(DEADLINES, lambda s: s.payment_sweep_seconds, "deadline-sweep")
+_routing = background(ROUTING, lambda s: s.delivery_sweep_seconds, "routing-sweep")
+_outcomes = background(OUTCOMES, lambda s: s.outcome_sweep_seconds, "outcome-sweep")
 
 
 async def _payouts(app: web.Application) -> AsyncIterator[None]:

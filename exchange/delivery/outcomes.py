@@ -20,7 +20,6 @@ The shape is the deadline sweep's (`exchange/payments/deadlines.py`).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +28,7 @@ import structlog
 
 from exchange.clock import Clock
 from exchange.db import Conn
-from exchange.db.health import DatabaseHealth, database_unavailable
+from exchange.db.health import database_unavailable
 from exchange.delivery.acceptance import (
     Delivered,
     backorder_pending,
@@ -139,17 +138,3 @@ class OutcomeSweep:
         report.pro_rata.append(found.id)
         why = f"the backorder was not delivered by {row['backorder_due_at'].isoformat()}"
         return await settle_pro_rata(conn, found, now, notices, None, f"{why}: pro rata")
-
-    async def run(self, every: float, health: DatabaseHealth) -> None:
-        """Sweep every `every` seconds until cancelled; an outage or a failed run is logged
-        and the next run tries again."""
-        while True:
-            if health.available:
-                try:
-                    await self.run_once()
-                except Exception as exc:
-                    if database_unavailable(exc):
-                        health.lost()
-                    else:
-                        log.exception("outcome sweep failed")
-            await asyncio.sleep(every)

@@ -17,7 +17,6 @@ the next run), so several centers may sweep one database.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import structlog
 from exchange.clock import Clock
 from exchange.contracts.terms import parse
 from exchange.db import Conn
-from exchange.db.health import DatabaseHealth, database_unavailable
+from exchange.db.health import database_unavailable
 from exchange.delivery import alerts, nodes
 from exchange.delivery.offers import RoutingRules, end_offer, offer_next
 from exchange.delivery.views import TaskNotices, record, task_row
@@ -233,20 +232,6 @@ class RoutingSweep:
             await offer_next(conn, made, now, self.rules, self.connected(), notices, created=True)
         notices.publish(self._market)
         report.created.append(task_id)
-
-    async def run(self, every: float, health: DatabaseHealth) -> None:
-        """Sweep every `every` seconds until cancelled; an outage or a failed run is logged
-        and the next run tries again."""
-        while True:
-            if health.available:
-                try:
-                    await self.run_once()
-                except Exception as exc:
-                    if database_unavailable(exc):
-                        health.lost()
-                    else:
-                        log.exception("routing sweep failed")
-            await asyncio.sleep(every)
 
 
 async def _lock(

@@ -18,7 +18,6 @@ and the reminder's primary key lets each reminder be recorded, and so sent, once
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,7 +29,7 @@ from exchange.clock import Clock
 from exchange.contracts import lifecycle
 from exchange.contracts.views import CONTRACT_COLUMNS
 from exchange.db import Conn
-from exchange.db.health import DatabaseHealth, database_unavailable
+from exchange.db.health import database_unavailable
 from exchange.market.data import MarketData
 from exchange.messages.contracts import Contract, ContractStatus
 from exchange.payments import escrow as escrows
@@ -134,20 +133,6 @@ class DeadlineSweep:
                 report.reminders.append((contract_id, min(passed)))
                 _remind(notices, row, min(passed))
         return None
-
-    async def run(self, every: float, health: DatabaseHealth) -> None:
-        """Sweep every `every` seconds until cancelled; an outage or a failed run is logged
-        and the next run tries again."""
-        while True:
-            if health.available:
-                try:
-                    await self.run_once()
-                except Exception as exc:
-                    if database_unavailable(exc):
-                        health.lost()
-                    else:
-                        log.exception("deadline sweep failed")
-            await asyncio.sleep(every)
 
 
 async def _record(conn: Conn, row: asyncpg.Record, passed: list[int], now: datetime) -> set[int]:
