@@ -24,6 +24,13 @@ def nanoseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
+def ns_to_datetime(ns: int) -> datetime:
+    """Integer nanoseconds since the epoch as an aware UTC time (to the microsecond)."""
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(
+        microsecond=(ns // 1000) % 1_000_000
+    )
+
+
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)

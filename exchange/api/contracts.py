@@ -15,6 +15,7 @@ from exchange.contracts.verify import public_keys, verify_one
 from exchange.contracts.views import CONTRACT_COLUMNS, contract_from_row
 from exchange.delivery.credit import credit_score
 from exchange.errors import NotFoundError
+from exchange.ids import commodity_of
 from exchange.messages.common import Page
 from exchange.messages.contracts import (
     Approval,
@@ -29,7 +30,6 @@ from exchange.messages.contracts import (
     VerificationProblem,
 )
 from exchange.messages.participants import Role
-from exchange.orders.projection import commodity_of
 from exchange.pagination import decode_cursor, page_of
 
 routes = Routes("contracts")

@@ -68,6 +68,7 @@ def render(contract: Contract, history: list[HistoryEntry], public_key_pem: str)
             ("Rules version", t.rules_version),
             ("Signed at", t.signed_at.isoformat()),
             ("Operator review", "required" if t.review_required else "not required"),
+            ("Source", f"{t.source.kind} {t.source.id}" if t.source else "book"),
             ("Trade", f"{t.trade.trade_id} (buy order {t.trade.buy_order_id}, sell order"
                       f" {t.trade.sell_order_id})" if t.trade else "(none)"),
             ("Position in chain", t.chain_position),

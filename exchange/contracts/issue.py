@@ -1,11 +1,13 @@
-"""Issue contracts: complete terms from a trade, hashed, chained and signed, in the caller's
-transaction (the book writer's, so no trade is ever stored without its contract)."""
+"""Issue contracts: complete terms from a deal, hashed, chained and signed, in the caller's
+transaction (the one that makes the deal: the book writer's for trades, so no trade is ever
+stored without its contract). Every source of deals comes in here."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from exchange.contracts.deal import Deal, DealSource, contract_id
 from exchange.contracts.signing import Signer
 from exchange.contracts.terms import (
     GENESIS_HASH,
@@ -17,14 +19,13 @@ from exchange.contracts.terms import (
     Goods,
     Party,
     Payment,
-    TradeReference,
+    SourceReference,
     canonical,
     digest,
 )
 from exchange.contracts.views import contract_from_row
 from exchange.db import Conn
 from exchange.messages.contracts import Contract, ContractStatus
-from exchange.orders.projection import TradeRow, ns_to_datetime
 from exchange.payments.references import contract_reference
 from exchange.reference import CommoditySpec
 from exchange.units import format_scaled, round_half_up
@@ -33,7 +34,7 @@ _COLUMNS = (
     "commodity_id", "id", "number", "chain_position", "trade_id", "buyer_id", "seller_id",
     "amount_minor", "fee_minor", "currency", "status", "terms", "hash", "previous_hash",
     "signature", "key_id", "signed_at", "payment_due_at", "updated_at", "payment_reference",
-    "payment_grace_until", "paid_minor", "penalty_minor", "funded_at",
+    "payment_grace_until", "paid_minor", "penalty_minor", "funded_at", "source", "source_id",
 )  # fmt: skip
 TRANSPORT = "delivery by the center's regional distribution node serving the delivery region"
 PAYMENT_METHOD = "transfer into escrow at the bank the center designates"
@@ -68,12 +69,13 @@ WITH new_contracts AS (
     INSERT INTO contracts (commodity_id, id, number, chain_position, trade_id, buyer_id,
                            seller_id, amount_minor, fee_minor, currency, status, terms, hash,
                            previous_hash, signature, key_id, signed_at, payment_due_at,
-                           updated_at, payment_reference, payment_grace_until)
+                           updated_at, payment_reference, payment_grace_until, source,
+                           source_id)
     SELECT $1::bigint, * FROM unnest(
         $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
         $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::bytea[], $13::bytea[],
         $14::bytea[], $15::bytea[], $16::integer[], $17::timestamptz[], $18::timestamptz[],
-        $19::timestamptz[], $22::text[], $23::timestamptz[])
+        $19::timestamptz[], $22::text[], $23::timestamptz[], $24::text[], $25::bigint[])
 ), history AS (
     INSERT INTO contract_history (commodity_id, contract_id, from_status, to_status, actor_id,
                                   reason, at)
@@ -108,27 +110,23 @@ async def _head_and_parties(
 
 
 def build_terms(
-    spec: CommoditySpec,
-    trade: TradeRow,
-    position: int,
-    previous: bytes,
-    parties: dict[int, Party],
+    deal: Deal, position: int, previous: bytes, parties: dict[int, Party]
 ) -> tuple[ContractTerms, int, int]:
-    """(terms, amount in minor units, fee in minor units) of the contract for one trade."""
-    amount = spec.amount_minor(trade.price, trade.quantity)
+    """(terms, amount in minor units, fee in minor units) of the contract for one deal."""
+    spec = deal.spec
+    amount = spec.amount_minor(deal.price, deal.quantity)
     fee = fee_minor(amount, spec.fee_rate_bps)
-    executed = ns_to_datetime(trade.executed_ns)
     terms = ContractTerms(
         number=contract_number(spec.code, position),
         rules_version=RULES_VERSION,
         chain_position=position,
         previous_hash=previous.hex(),
-        signed_at=executed,
-        seller=parties[trade.seller_id],
-        buyer=parties[trade.buyer_id],
+        signed_at=deal.made_at,
+        seller=parties[deal.seller_id],
+        buyer=parties[deal.buyer_id],
         goods=Goods(commodity=spec.code, name=spec.name, unit=spec.unit),
-        quantity=spec.quantity_text(trade.quantity),
-        unit_price=spec.price_text(trade.price),
+        quantity=spec.quantity_text(deal.quantity),
+        unit_price=spec.price_text(deal.price),
         amount=format_scaled(amount, spec.price_scale),
         currency=spec.currency,
         fee=Fee(
@@ -137,8 +135,8 @@ def build_terms(
             payer="seller",
         ),
         delivery=Delivery(
-            region=trade.buyer_region,
-            origin_region=trade.seller_region,
+            region=deal.delivery_region,
+            origin_region=deal.origin_region,
             transport=TRANSPORT,
             lead_days=spec.delivery_days,
         ),
@@ -149,30 +147,30 @@ def build_terms(
             claim_window_days=spec.claim_window_days,
         ),
         review_required=amount >= spec.review_threshold_minor,
-        trade=TradeReference(
-            trade_id=trade.id,
-            buy_order_id=trade.buy_order_id,
-            sell_order_id=trade.sell_order_id,
-            executed_at=executed,
-        ),
+        trade=deal.trade,
+        source=SourceReference(kind=str(deal.source), id=deal.source_id),
     )
     return terms, amount, fee
 
 
-async def issue_contracts(
-    conn: Conn, spec: CommoditySpec, trades: list[TradeRow], signer: Signer
-) -> list[Contract]:
-    """Append one signed contract per trade to the commodity's chain; return them."""
-    if not trades:
+async def issue_contracts(conn: Conn, deals: list[Deal], signer: Signer) -> list[Contract]:
+    """Append one signed contract per deal (all of one commodity) to the commodity's chain, in
+    the caller's transaction; return them."""
+    if not deals:
         return []
+    spec = deals[0].spec
+    if any(deal.spec.id != spec.id for deal in deals):
+        raise ValueError("the deals of one call belong to one commodity")
     length, previous, parties = await _head_and_parties(
-        conn, spec.id, {t.buyer_id for t in trades} | {t.seller_id for t in trades}
+        conn, spec.id, {d.buyer_id for d in deals} | {d.seller_id for d in deals}
     )
     records: list[tuple[Any, ...]] = []
     issued: list[Contract] = []
-    for trade in trades:
+    for deal in deals:
         length += 1
-        terms, amount, fee = build_terms(spec, trade, length, previous, parties)
+        terms, amount, fee = build_terms(deal, length, previous, parties)
+        cid = contract_id(deal, length)
+        trade_id = deal.source_id if deal.source is DealSource.BOOK else None
         data = canonical(terms)
         current = digest(data)
         status = (
@@ -185,14 +183,16 @@ async def issue_contracts(
             due, grace = payment_deadlines(spec, terms.signed_at)
         records.append(
             (
-                spec.id, trade.id, terms.number, length, trade.id, trade.buyer_id,
-                trade.seller_id, amount, fee, spec.currency, str(status), data, current,
-                previous, signer.sign(data), signer.key_id, terms.signed_at, due,
-                terms.signed_at, contract_reference(trade.id), grace, 0, 0, None,
+                spec.id, cid, terms.number, length, trade_id, deal.buyer_id, deal.seller_id,
+                amount, fee, spec.currency, str(status), data, current, previous,
+                signer.sign(data), signer.key_id, terms.signed_at, due, terms.signed_at,
+                contract_reference(cid), grace, 0, 0, None, str(deal.source), deal.source_id,
             )
         )  # fmt: skip
         issued.append(contract_from_row(dict(zip(_COLUMNS, records[-1], strict=True))))
         previous = current
     columns = [list(column) for column in zip(*records, strict=True)]
-    await conn.execute(_APPEND, spec.id, *columns[1:19], length, previous, *columns[19:21])
+    await conn.execute(
+        _APPEND, spec.id, *columns[1:19], length, previous, *columns[19:21], *columns[24:26]
+    )
     return issued

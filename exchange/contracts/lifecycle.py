@@ -9,8 +9,8 @@ import asyncpg
 from exchange.contracts.views import CONTRACT_COLUMNS, contract_from_row
 from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError
+from exchange.ids import commodity_of
 from exchange.messages.contracts import Contract, ContractStatus, HistoryEntry
-from exchange.orders.projection import commodity_of
 
 S = ContractStatus
 TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {

@@ -54,8 +54,18 @@ class TradeReference(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     executed_at: datetime
 
 
-class ContractTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Every term of a contract. The field order is part of the canonical form: never reorder."""
+class SourceReference(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    kind: str  # book, listing or rfq
+    id: int  # the trade, the listing take or the RFQ award that made the deal
+
+
+class ContractTerms(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """Every term of a contract. The field order is part of the canonical form: never reorder.
+
+    Fields added later take a default and are left out of the canonical form while they hold
+    it (`omit_defaults`), so the bytes of contracts signed before them never change."""
 
     number: str
     rules_version: str
@@ -75,6 +85,7 @@ class ContractTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     breach: Breach
     review_required: bool
     trade: TradeReference | None
+    source: SourceReference | None = None  # absent from contracts signed before 2026-11-23
 
 
 _ENCODER = msgspec.json.Encoder()

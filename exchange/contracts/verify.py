@@ -10,7 +10,7 @@ from exchange.contracts.issue import contract_number
 from exchange.contracts.signing import verify as verify_signature
 from exchange.contracts.terms import GENESIS_HASH, digest, parse
 from exchange.db import Queryable
-from exchange.orders.projection import commodity_of
+from exchange.ids import commodity_of
 from exchange.units import currency_exponent, parse_scaled
 
 
@@ -39,6 +39,9 @@ def _record_matches_terms(row: asyncpg.Record) -> list[str]:
         "previous_hash": bytes.fromhex(terms.previous_hash),
         "signed_at": terms.signed_at,
         "trade_id": terms.trade.trade_id if terms.trade else None,
+        "source": terms.source.kind if terms.source else "book",
+        # contracts signed before sources were recorded are all the book's
+        "source_id": terms.source.id if terms.source else terms.trade and terms.trade.trade_id,
     }
     stored = {name: row[name] for name in expected}
     stored["previous_hash"] = bytes(stored["previous_hash"])
@@ -84,7 +87,7 @@ def check_link(row: asyncpg.Record, previous: asyncpg.Record | None, code: str) 
 
 _SELECT = """SELECT c.commodity_id, c.id, c.number, c.chain_position, c.trade_id, c.buyer_id,
     c.seller_id, c.amount_minor, c.fee_minor, c.currency, c.terms, c.hash, c.previous_hash,
-    c.signature, c.key_id, c.signed_at, m.code
+    c.signature, c.key_id, c.signed_at, c.source, c.source_id, m.code
     FROM contracts c JOIN commodities m ON m.id = c.commodity_id"""
 
 

@@ -17,7 +17,7 @@ CONTRACT_COLUMNS = """commodity_id, id, number, chain_position, trade_id, buyer_
     signed_at, payment_due_at, updated_at, payment_reference, payment_grace_until, paid_minor,
     penalty_minor, funded_at, delivery_due_at, delivered_at, delivered_quantity_micro,
     claim_window_until, shortage_settlement, backorder_due_at, accepted_at,
-    late_delivery_penalty_minor"""
+    late_delivery_penalty_minor, source, source_id"""
 
 
 def _delivery(row: Mapping[str, Any] | asyncpg.Record, scale: int) -> ContractDelivery:
@@ -45,6 +45,8 @@ def contract_from_row(row: Mapping[str, Any] | asyncpg.Record) -> Contract:
         status=ContractStatus(row["status"]),
         buyer_id=row["buyer_id"],
         seller_id=row["seller_id"],
+        source=row["source"],
+        source_id=row["source_id"],
         amount=format_scaled(row["amount_minor"], scale),
         fee=format_scaled(row["fee_minor"], scale),
         currency=row["currency"],

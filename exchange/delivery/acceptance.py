@@ -26,8 +26,8 @@ from exchange.delivery.errors import (
     NotShortError,
 )
 from exchange.errors import NotFoundError, UnprocessableError
+from exchange.ids import commodity_of
 from exchange.messages.contracts import Contract, ContractStatus
-from exchange.orders.projection import commodity_of
 from exchange.payments import settle
 from exchange.payments.errors import ContractStateError
 from exchange.payments.notices import Notices

@@ -47,6 +47,8 @@ class Contract(Struct, frozen=True, kw_only=True):
     status: ContractStatus
     buyer_id: int
     seller_id: int
+    source: str  # where the deal came from: book, listing or rfq
+    source_id: int  # the trade, the listing take or the RFQ award that made it
     amount: str
     fee: str
     currency: str

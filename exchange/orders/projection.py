@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from exchange.clock import ns_to_datetime
+from exchange.contracts.deal import Deal, DealSource
+from exchange.contracts.terms import TradeReference
+from exchange.ids import global_id
 from exchange.market.feed import LevelUpdate
 from exchange.messages.orders import OrderStatus
 from exchange.messages.orders import Side as WireSide
+from exchange.reference import CommoditySpec
 from matching import (
     BookLevelChanged,
     Event,
@@ -19,22 +23,6 @@ from matching import (
     TradeExecuted,
 )
 from matching.types import CancelReason, Side
-
-ID_BITS = 40  # ids are commodity_id << 40 | number within the book: unique without coordination
-
-
-def global_id(commodity_id: int, local: int) -> int:
-    return (commodity_id << ID_BITS) | local
-
-
-def commodity_of(order_id: int) -> int:
-    return order_id >> ID_BITS
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(
-        microsecond=(ns // 1000) % 1_000_000
-    )
 
 
 @dataclass(slots=True)
@@ -84,6 +72,29 @@ class TradeRow:
     seller_id: int
     buyer_region: str | None
     seller_region: str | None
+
+
+def trade_deal(spec: CommoditySpec, trade: TradeRow) -> Deal:
+    """The deal a trade is: what its contract is issued from."""
+    executed = ns_to_datetime(trade.executed_ns)
+    return Deal(
+        source=DealSource.BOOK,
+        source_id=trade.id,
+        spec=spec,
+        seller_id=trade.seller_id,
+        buyer_id=trade.buyer_id,
+        quantity=trade.quantity,
+        price=trade.price,
+        delivery_region=trade.buyer_region,
+        origin_region=trade.seller_region,
+        made_at=executed,
+        trade=TradeReference(
+            trade_id=trade.id,
+            buy_order_id=trade.buy_order_id,
+            sell_order_id=trade.sell_order_id,
+            executed_at=executed,
+        ),
+    )
 
 
 @dataclass(slots=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import msgspec
 
 from exchange.db import Conn
+from exchange.ids import local_of
 from exchange.orders import store
-from exchange.orders.projection import ID_BITS
 from exchange.reference import CommoditySpec
 from matching import Book, BookConfig, Command, Event
 from matching.snapshot import restore
@@ -56,5 +56,5 @@ async def load_book(conn: Conn, spec: CommoditySpec) -> LoadedBook:
         async for chunk in store.journal_after(conn, spec.id, sequence):
             sequence = replay(book, chunk)
         top = await store.max_order_id(conn, spec.id)
-    next_local = 1 if top is None else (top & ((1 << ID_BITS) - 1)) + 1
+    next_local = 1 if top is None else local_of(top) + 1
     return LoadedBook(book, sequence, snapshot_sequence, next_local)

@@ -8,8 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from exchange.clock import ns_to_datetime
 from exchange.db import Conn, Queryable
-from exchange.orders.projection import Change, NewOrder, TradeRow, commodity_of, ns_to_datetime
+from exchange.ids import commodity_of
+from exchange.orders.projection import Change, NewOrder, TradeRow
 
 ORDER_COLUMNS = """commodity_id, id, participant_id, client_order_id, side, price_ticks,
     quantity_lots, open_lots, filled_lots, time_in_force, min_fill_lots, expires_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from exchange.clock import ns_to_datetime
 from exchange.messages.orders import (
     Fill,
     Liquidity,
@@ -13,7 +14,7 @@ from exchange.messages.orders import (
     Side,
     TimeInForce,
 )
-from exchange.orders.projection import NewOrder, TradeRow, ns_to_datetime
+from exchange.orders.projection import NewOrder, TradeRow
 from exchange.reference import CommoditySpec
 
 

@@ -16,11 +16,12 @@ from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
 from exchange.db.health import database_unavailable
 from exchange.errors import DatabaseUnavailableError, UnavailableError
+from exchange.ids import global_id
 from exchange.market.feed import MarketFeed
 from exchange.orders import store
 from exchange.orders.answers import answer
 from exchange.orders.gate import TradingGate, barred_orders
-from exchange.orders.projection import NewOrder, Projection, global_id
+from exchange.orders.projection import NewOrder, Projection, trade_deal
 from exchange.orders.recovery import LoadedBook, load_book, new_book
 from exchange.orders.submission import (
     Batch,
@@ -304,7 +305,8 @@ class BookWriter:
                 conn, self.spec.id, journal, projection.new.values(), projection.changed,
                 projection.trades,
             )  # fmt: skip
-            contracts = await issue_contracts(conn, self.spec, projection.trades, self._signer)
+            deals = [trade_deal(self.spec, trade) for trade in projection.trades]
+            contracts = await issue_contracts(conn, deals, self._signer)
             await self._book_status(conn, batch)
             for sub, command in batch.commands:
                 if sub.audit is not None and command.sequence not in projection.rejections:

@@ -18,8 +18,8 @@ from exchange.contracts import lifecycle
 from exchange.contracts.terms import parse
 from exchange.contracts.views import CONTRACT_COLUMNS, contract_from_row
 from exchange.db import Conn
+from exchange.ids import commodity_of
 from exchange.messages.contracts import Contract, ContractStatus
-from exchange.orders.projection import commodity_of
 from exchange.payments import ledger_store, money
 from exchange.payments.accounts import available_account, escrow_account
 from exchange.payments.errors import (

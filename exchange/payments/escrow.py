@@ -16,8 +16,8 @@ import asyncpg
 from exchange.contracts.views import CONTRACT_COLUMNS
 from exchange.db import Conn, Queryable
 from exchange.errors import NotFoundError
+from exchange.ids import commodity_of
 from exchange.messages.contracts import ContractStatus
-from exchange.orders.projection import commodity_of
 from exchange.payments import accounts, ledger_store
 from exchange.payments.errors import ContractStateError, EscrowShortError
 from exchange.payments.money import Move, move
