@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange.bounds import check_bigint, check_date, check_time
 from exchange.contracts.deal import Deal, DealSource
 from exchange.contracts.issue import issue_contracts
 from exchange.contracts.signing import Signer
@@ -56,7 +57,7 @@ def lots(spec: CommoditySpec, field: str, text: str) -> int:
         raise _unprocessable(field, str(exc), "QUANTITY_OFF_LOT") from None
     if value <= 0:
         raise _unprocessable(field, "must be greater than zero", "INVALID_QUANTITY")
-    return value
+    return check_bigint(value, field)
 
 
 def ticks(spec: CommoditySpec, text: str) -> int:
@@ -67,7 +68,7 @@ def ticks(spec: CommoditySpec, text: str) -> int:
         raise _unprocessable("price", str(exc), "PRICE_OFF_TICK") from None
     if value <= 0:
         raise _unprocessable("price", "must be greater than zero", "INVALID_PRICE")
-    return value
+    return check_bigint(value, "price")
 
 
 def _unprocessable(field: str, message: str, code: str) -> UnprocessableError:
@@ -126,7 +127,16 @@ async def view(
     )
 
 
+def check_amount(spec: CommoditySpec, price: int, quantity: int) -> None:
+    """Refuse a listing whose whole amount a contract could not hold (422)."""
+    check_bigint(spec.amount_minor(price, quantity), "quantity", "price x quantity")
+
+
 async def publish(conn: Conn, new: NewListing, now: datetime) -> asyncpg.Record:
+    check_time(new.valid_until, "valid_until")
+    check_date(new.window[0], "delivery_earliest")
+    check_date(new.window[1], "delivery_latest")
+    check_amount(new.spec, new.price, new.quantity)
     if new.min_take > new.quantity:
         raise _unprocessable("min_quantity", "is more than the quantity", "MINIMUM_ABOVE_QUANTITY")
     if new.valid_until <= now:
@@ -166,6 +176,12 @@ async def amend(
     conn: Conn, row: asyncpg.Record, changes: dict[str, Any], now: datetime
 ) -> asyncpg.Record:
     quantity = changes.get("quantity_lots")
+    check_time(changes.get("valid_until"), "valid_until")
+    check_amount(
+        await spec_by_id(conn, row["commodity_id"]),
+        changes.get("price_ticks") or row["price_ticks"],
+        quantity or row["quantity_lots"],
+    )
     if quantity is not None and quantity < row["taken_lots"]:
         raise ConflictError("quantity cannot go below what was already taken", code="BELOW_TAKEN")
     if changes.get("valid_until") is not None and changes["valid_until"] <= now:

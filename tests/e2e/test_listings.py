@@ -269,3 +269,29 @@ async def test_bad_listings_are_refused(desk, clock):
     )
     assert nul.status == 422
     assert window.status == 422
+
+
+async def test_listings_the_center_cannot_hold_are_refused(desk, clock):
+    huge = await desk["supplier_api"].post(
+        "/v1/listings", listing_body(desk, clock, price="999999999999999.00", quantity="99999999")
+    )
+    far = await desk["supplier_api"].post(
+        "/v1/listings", listing_body(desk, clock, valid_until="9999-01-01T00:00:00Z")
+    )
+    listing = await publish(desk["supplier_api"], listing_body(desk, clock))
+    amended = await desk["supplier_api"].patch(
+        f"/v1/listings/{listing['id']}", {"price": "999999999999999.00", "quantity": "99999999"}
+    )
+
+    assert (huge.status, huge.body["code"]) == (422, "OUT_OF_RANGE")
+    assert (far.status, far.body["code"]) == (422, "OUT_OF_RANGE")
+    assert (amended.status, amended.body["code"]) == (422, "OUT_OF_RANGE")
+
+
+async def test_a_suspended_posters_listing_cannot_be_taken(desk, clock, operator):
+    poster, poster_api = await new_participant(operator, ["supplier"])
+    listing = await publish(poster_api, listing_body(desk, clock))
+    assert (await operator.post(f"/v1/participants/{poster['id']}/suspend")).status == 200
+    reply = await take(desk["buyer_api"], listing["id"], "2")
+
+    assert (reply.status, reply.body["code"]) == (409, "LISTING_NOT_OPEN")
