@@ -21,6 +21,7 @@ from exchange.api import (
     claims,
     contracts,
     delivery,
+    listings,
     market,
     nodes,
     ops,
@@ -88,7 +89,7 @@ def all_endpoints() -> list[Endpoint]:
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
         settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
-        outcomes, claims,
+        outcomes, claims, listings,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints

@@ -119,6 +119,12 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/claims/{claim_id}/resolve"): ("operator", None),
     ("GET", "/v1/claims"): ("any", None),
     ("GET", "/v1/claims/{claim_id}"): ("any", "claim_id+ops"),
+    ("POST", "/v1/listings"): ("buyer supplier", None),
+    ("GET", "/v1/listings"): ("any", None),
+    ("GET", "/v1/listings/{listing_id}"): ("any", None),
+    ("PATCH", "/v1/listings/{listing_id}"): ("buyer supplier", "listing_id"),
+    ("POST", "/v1/listings/{listing_id}/withdraw"): ("buyer supplier", "listing_id"),
+    ("POST", "/v1/listings/{listing_id}/take"): ("buyer supplier", None),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
@@ -136,6 +142,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "description": "matrix",
     },
     ("POST", "/v1/claims/{claim_id}/answer"): {"answer": "matrix"},
+    ("PATCH", "/v1/listings/{listing_id}"): {"specification": "matrix"},
+    ("POST", "/v1/listings/{listing_id}/take"): {"quantity": "1"},
 }
 
 
@@ -188,6 +196,18 @@ async def _order(api: Api, code: str, side: str, price: str, quantity: str = "5"
     reply = await api.post("/v1/orders", body)
     assert reply.status == 201, reply.body
     return reply.body
+
+
+async def _listing(api: Api, code: str, region: str) -> int:
+    """A listing of the caller's: a supplier's offer, or a buyer's wanted notice."""
+    me = (await api.get("/v1/me")).body
+    side = "sell" if "supplier" in me["participant"]["roles"] else "buy"
+    body = {"commodity": code, "side": side, "quantity": "5", "price": "500.00",
+            "min_quantity": "1", "region": region, "delivery_earliest": "2030-01-01",
+            "delivery_latest": "2030-01-31", "valid_until": "2100-01-01T00:00:00Z"}  # fmt: skip
+    reply = await api.post("/v1/listings", body)
+    assert reply.status == 201, reply.body
+    return int(reply.body["id"])
 
 
 async def _contract_between(buyer: Api, supplier: Api, code: str) -> int:
@@ -308,6 +328,7 @@ async def world(operator: Api, database_url: str) -> World:
         assert owner is not None
         callers[role].own["withdrawal_id"] = await arrange_withdrawal(database_url, owner, 500)
         callers[role].own["claim_id"] = own_claim
+        callers[role].own["listing_id"] = await _listing(callers[role].api, code, region)
     for caller in callers.values():
         caller.own["participant_id"] = caller.participant_id
     # the denied callers: no key, an unknown key, a revoked key, a suspended participant
@@ -333,6 +354,7 @@ async def world(operator: Api, database_url: str) -> World:
         "node_code": other_node["code"],
         "alert_id": alert_id,
         "claim_id": await arrange_claim(database_url, other_contract),
+        "listing_id": await _listing(other_supplier, code, region),
     }
     return World(operator, callers, values | {"spare_code": spare["code"], "region": region})
 
@@ -377,6 +399,9 @@ PUBLISHED = {
     ("GET", "/v1/participants/{participant_id}/payment-record"),
     # ... and by anyone's credit profile
     ("GET", "/v1/participants/{participant_id}/credit"),
+    # named listings are published to every participant, and taken by other parties
+    ("GET", "/v1/listings/{listing_id}"),
+    ("POST", "/v1/listings/{listing_id}/take"),
 }
 
 

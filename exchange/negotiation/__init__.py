@@ -1,0 +1,1 @@
+"""Negotiated trade: named listings (and, later, RFQs, quotes, counters, awards)."""
