@@ -20,7 +20,7 @@ from exchange.messages.outcomes import (
 )
 from exchange.messages.participants import Role
 from exchange.pagination import decode_cursor, page_of
-from exchange.payments.notices import Notices
+from exchange.payments.notices import Notices, announce
 from exchange.units import UnitsError, currency_exponent, parse_scaled
 
 routes = Routes("claims")
@@ -106,8 +106,7 @@ async def resolve_claim(ctx: Context) -> ClaimOutcome:
             conn, claim_id, ctx.caller.participant_id, body.resolution, amount, body.reason,
             ctx.app[CLOCK].now(), notices, ctx.request_id,
         )  # fmt: skip
-    notices.publish(ctx.app[MARKET])
-    ctx.app[MARKET].contract_changed(str(contract.status), contract)
+    announce(ctx.app[MARKET], notices, contract)
     return ClaimOutcome(claim=claim, contract=contract)
 
 

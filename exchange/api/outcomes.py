@@ -17,15 +17,9 @@ from exchange.messages.outcomes import (
     ShortageChoice,
 )
 from exchange.messages.participants import Role
-from exchange.payments.notices import Notices
+from exchange.payments.notices import Notices, announce
 
 routes = Routes("outcomes")
-
-
-def _announce(ctx: Context, notices: Notices, contract: Contract) -> Contract:
-    notices.publish(ctx.app[MARKET])
-    ctx.app[MARKET].contract_changed(str(contract.status), contract)
-    return contract
 
 
 @routes.route(
@@ -48,7 +42,7 @@ async def accept_contract(ctx: Context) -> Contract:
             request_id=ctx.request_id,
         )  # fmt: skip
         await ctx.audit(conn, "contract.accepted", f"contract:{contract.id}")
-    return _announce(ctx, notices, contract)
+    return announce(ctx.app[MARKET], notices, contract)
 
 
 @routes.route(
@@ -74,7 +68,7 @@ async def settle_shortage(ctx: Context) -> Contract:
         )  # fmt: skip
         detail = {"settle": str(body.settle), "by": body.by.isoformat() if body.by else None}
         await ctx.audit(conn, "contract.shortage", f"contract:{contract.id}", detail)
-    return _announce(ctx, notices, contract)
+    return announce(ctx.app[MARKET], notices, contract)
 
 
 @routes.route(

@@ -15,7 +15,7 @@ from exchange.messages.contracts import Contract, Review
 from exchange.messages.participants import Role
 from exchange.messages.settlement import ContractCount, PaymentRecord, Refund, Release
 from exchange.payments import settle
-from exchange.payments.notices import Notices
+from exchange.payments.notices import Notices, announce
 from exchange.payments.views import payment_record as record_of
 from exchange.units import UnitsError, currency_exponent, parse_scaled
 
@@ -41,7 +41,7 @@ async def cancel_contract(ctx: Context) -> Contract:
             conn, ctx.int_param("contract_id"), body.reason, ctx.app[CLOCK].now(), notices,
             ctx.caller.participant_id, ctx.request_id,
         )  # fmt: skip
-    return _announce(ctx, notices, contract)
+    return announce(ctx.app[MARKET], notices, contract)
 
 
 async def _contract(ctx: Context) -> Contract:
@@ -50,12 +50,6 @@ async def _contract(ctx: Context) -> Contract:
     if row is None:
         raise NotFoundError(f"contract {contract_id} does not exist", code="UNKNOWN_CONTRACT")
     return contract_from_row(row)
-
-
-def _announce(ctx: Context, notices: Notices, contract: Contract) -> Contract:
-    notices.publish(ctx.app[MARKET])
-    ctx.app[MARKET].contract_changed(str(contract.status), contract)
-    return contract
 
 
 @routes.route(
@@ -84,7 +78,7 @@ async def release_contract(ctx: Context) -> Contract:
                 conn, contract.id, share, now, notices, actor, reason=body.reason,
                 request_id=ctx.request_id,
             )  # fmt: skip
-    return _announce(ctx, notices, done)
+    return announce(ctx.app[MARKET], notices, done)
 
 
 @routes.route(
@@ -112,7 +106,7 @@ async def refund_contract(ctx: Context) -> Contract:
             conn, contract.id, amount, ctx.app[CLOCK].now(), notices,
             ctx.caller.participant_id, body.reason, request_id=ctx.request_id,
         )  # fmt: skip
-    return _announce(ctx, notices, done)
+    return announce(ctx.app[MARKET], notices, done)
 
 
 @routes.route(

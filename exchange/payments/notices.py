@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from exchange.market.data import MarketData
 from exchange.market.hub import encode
+from exchange.messages.contracts import Contract
 from exchange.messages.market import ChannelName, MoneyNotice
 from exchange.units import currency_exponent, format_scaled
 
@@ -43,3 +44,11 @@ class Notices:
                 notice = MoneyNotice(sequence=hub.next_sequence(key), **fields)  # type: ignore[arg-type]
                 hub.publish(key, encode(notice))
         self.pending.clear()
+
+
+def announce(market: MarketData, notices: Notices, contract: Contract) -> Contract:
+    """After the commit that changed `contract`: its money notices, then the contract notice to
+    both parties."""
+    notices.publish(market)
+    market.contract_changed(str(contract.status), contract)
+    return contract
