@@ -1,0 +1,224 @@
+"""RFQs end to end (open mode): a buyer asks for quotes, open to all suppliers or invited ones;
+suppliers quote, revise (every revision kept) and withdraw; a supplier sees only its own quotes,
+an uninvited one not even the RFQ; refusals change nothing; closing follows the clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from exchange.clock import ManualClock
+from tests.factories import Api, commodity_body, new_participant, unique
+from tests.payments_support import manual_clock, paying_center  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+async def desk(operator: Api) -> dict[str, Any]:
+    regions = [unique("EU-RQ-") for _ in range(3)]
+    for code in regions:
+        assert (await operator.post("/v1/regions", {"code": code, "name": code})).status == 201
+    desk: dict[str, Any] = {"regions": regions}
+    for name, role in [("buyer", "buyer"), ("a", "supplier"), ("b", "supplier"),
+                       ("c", "supplier"), ("other_buyer", "buyer")]:  # fmt: skip
+        participant, api = await new_participant(operator, [role], home_region=regions[0])
+        desk[name], desk[f"{name}_api"] = participant, api
+    body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
+    assert (await operator.post("/v1/commodities", body)).status == 201
+    desk["code"] = body["code"]
+    return desk
+
+
+def rfq_body(desk: dict[str, Any], clock: ManualClock, **overrides: Any) -> dict[str, Any]:
+    today = clock.now().date()
+    return {
+        "commodity": desk["code"], "quantity": "100", "min_quantity": "10",
+        "max_price": "150.00", "region": desk["regions"][0],
+        "delivery_earliest": str(today + timedelta(days=10)),
+        "delivery_latest": str(today + timedelta(days=20)),
+        "closes_at": (clock.now() + timedelta(hours=4)).isoformat(),
+        "specification": "grade S235",
+    } | overrides  # fmt: skip
+
+
+def quote_body(desk: dict[str, Any], clock: ManualClock, **overrides: Any) -> dict[str, Any]:
+    return {
+        "price": "120.00", "quantity": "50", "origin_region": desk["regions"][1],
+        "valid_until": (clock.now() + timedelta(days=1)).isoformat(),
+    } | overrides  # fmt: skip
+
+
+async def create(api: Api, body: dict[str, Any]) -> dict[str, Any]:
+    reply = await api.post("/v1/rfqs", body)
+    assert reply.status == 201, reply.body
+    return reply.body  # type: ignore[no-any-return]
+
+
+async def quote(api: Api, rfq_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    reply = await api.post(f"/v1/rfqs/{rfq_id}/quotes", body)
+    assert reply.status == 201, reply.body
+    return reply.body  # type: ignore[no-any-return]
+
+
+async def test_an_open_rfq_is_seen_by_every_supplier_and_its_buyer_only(desk, clock):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    seen_by_a = await desk["a_api"].get(f"/v1/rfqs/{rfq['id']}")
+    listed_by_b = await desk["b_api"].get("/v1/rfqs", commodity=desk["code"])
+    listed_by_buyer = await desk["buyer_api"].get("/v1/rfqs")
+    other_buyer = await desk["other_buyer_api"].get(f"/v1/rfqs/{rfq['id']}")
+    other_list = await desk["other_buyer_api"].get("/v1/rfqs")
+
+    assert (rfq["status"], rfq["mode"], rfq["quantity"], rfq["max_price"]) == (
+        "open", "open", "100.000000", "150.00"
+    )  # fmt: skip
+    assert rfq["buyer_id"] == desk["buyer"]["id"]
+    assert seen_by_a.status == 200
+    assert seen_by_a.body == rfq
+    assert rfq["id"] in [r["id"] for r in listed_by_b.body["data"]]
+    assert rfq["id"] in [r["id"] for r in listed_by_buyer.body["data"]]
+    assert (other_buyer.status, other_buyer.body["code"]) == (404, "UNKNOWN_RFQ")
+    assert rfq["id"] not in [r["id"] for r in other_list.body["data"]]
+
+
+async def test_an_uninvited_supplier_gets_404_everywhere(desk, clock):
+    body = rfq_body(desk, clock, invited=[desk["a"]["id"]])
+    rfq = await create(desk["buyer_api"], body)
+    by_b = await desk["b_api"].get(f"/v1/rfqs/{rfq['id']}")
+    b_quotes = await desk["b_api"].post(f"/v1/rfqs/{rfq['id']}/quotes", quote_body(desk, clock))
+    b_list = await desk["b_api"].get("/v1/rfqs", limit="500")
+    by_a = await desk["a_api"].get(f"/v1/rfqs/{rfq['id']}")
+    a_list = await desk["a_api"].get("/v1/rfqs", limit="500")
+
+    assert rfq["invited"] == [desk["a"]["id"]]
+    assert (by_b.status, by_b.body["code"]) == (404, "UNKNOWN_RFQ")
+    assert (b_quotes.status, b_quotes.body["code"]) == (404, "UNKNOWN_RFQ")
+    assert rfq["id"] not in [r["id"] for r in b_list.body["data"]]
+    assert by_a.status == 200
+    assert by_a.body["invited"] is None  # the buyer's list of invitees is its own business
+    assert rfq["id"] in [r["id"] for r in a_list.body["data"]]
+
+
+async def test_quotes_are_revised_with_history_and_private_to_their_supplier(desk, clock):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    first = await quote(desk["a_api"], rfq["id"], quote_body(desk, clock))
+    second = await quote(desk["b_api"], rfq["id"], quote_body(desk, clock, price="118.00"))
+    clock.advance(timedelta(minutes=5))
+    revised = await desk["a_api"].patch(
+        f"/v1/quotes/{first['id']}", {"price": "115.00", "origin_region": desk["regions"][2]}
+    )
+    by_buyer = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+    by_a = await desk["a_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+    by_b = await desk["b_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+    b_revises_a = await desk["b_api"].patch(f"/v1/quotes/{first['id']}", {"price": "90.00"})
+
+    assert (first["status"], first["revision"], first["price"]) == ("submitted", 1, "120.00")
+    assert revised.status == 200, revised.body
+    assert (revised.body["status"], revised.body["revision"]) == ("revised", 2)
+    assert (revised.body["price"], revised.body["origin_region"]) == ("115.00", desk["regions"][2])
+    assert [(h["revision"], h["price"], h["origin_region"]) for h in revised.body["history"]] == [
+        (1, "120.00", desk["regions"][1]), (2, "115.00", desk["regions"][2])
+    ]  # fmt: skip
+    assert revised.body["history"][1]["made_at"] != revised.body["history"][0]["made_at"]
+    assert [q["id"] for q in by_buyer.body] == [first["id"], second["id"]]
+    assert [q["id"] for q in by_a.body] == [first["id"]]
+    assert [q["id"] for q in by_b.body] == [second["id"]]
+    assert (b_revises_a.status, b_revises_a.body["code"]) == (404, "UNKNOWN_QUOTE")
+
+
+async def test_a_withdrawn_quote_stays_withdrawn_and_a_new_one_may_follow(desk, clock):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    first = await quote(desk["c_api"], rfq["id"], quote_body(desk, clock))
+    again = await desk["c_api"].post(f"/v1/rfqs/{rfq['id']}/quotes", quote_body(desk, clock))
+    gone = await desk["c_api"].post(f"/v1/quotes/{first['id']}/withdraw")
+    revise_gone = await desk["c_api"].patch(f"/v1/quotes/{first['id']}", {"price": "100.00"})
+    fresh = await quote(desk["c_api"], rfq["id"], quote_body(desk, clock, price="110.00"))
+    by_buyer = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+
+    assert (again.status, again.body["code"]) == (409, "QUOTE_EXISTS")
+    assert (gone.status, gone.body["status"]) == (200, "withdrawn")
+    assert (revise_gone.status, revise_gone.body["code"]) == (409, "QUOTE_WITHDRAWN")
+    assert [(q["id"], q["status"]) for q in by_buyer.body] == [
+        (first["id"], "withdrawn"), (fresh["id"], "submitted")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"price": "151.00"}, 422, "ABOVE_MAX_PRICE"),
+        ({"quantity": "101"}, 422, "ABOVE_RFQ_QUANTITY"),
+        ({"quantity": "5"}, 422, "BELOW_MINIMUM"),
+        ({"price": "120.50"}, 422, "PRICE_OFF_TICK"),
+        ({"origin_region": "NOWHERE-9"}, 422, "UNKNOWN_REGION"),
+        ({"valid_until": "2000-01-01T00:00:00Z"}, 422, "VALID_UNTIL_PASSED"),
+    ],
+)
+async def test_a_refused_quote_changes_nothing(desk, clock, overrides, status, code):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    reply = await desk["a_api"].post(
+        f"/v1/rfqs/{rfq['id']}/quotes", quote_body(desk, clock, **overrides)
+    )
+    after = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+
+    assert (reply.status, reply.body["code"]) == (status, code), reply.body
+    assert reply.headers["Content-Type"].startswith("application/problem+json")
+    assert after.body == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"min_quantity": "101"}, "MINIMUM_ABOVE_QUANTITY"),
+        ({"closes_at": "2000-01-01T00:00:00Z"}, "CLOSES_AT_PASSED"),
+        ({"mode": "sealed"}, "MODE_NOT_AVAILABLE"),
+        ({"region": "NOWHERE-9"}, "UNKNOWN_REGION"),
+        ({"commodity": "NO-SUCH-GOODS"}, "UNKNOWN_COMMODITY"),
+        ({"invited": [1 << 62]}, "UNKNOWN_SUPPLIER"),
+    ],
+)
+async def test_a_refused_rfq_is_not_created(desk, clock, overrides, code):
+    before = await desk["other_buyer_api"].get("/v1/rfqs", include_closed="true")
+    reply = await desk["other_buyer_api"].post("/v1/rfqs", rfq_body(desk, clock, **overrides))
+    after = await desk["other_buyer_api"].get("/v1/rfqs", include_closed="true")
+
+    assert (reply.status, reply.body["code"]) == (422, code), reply.body
+    assert after.body["data"] == before.body["data"]
+
+
+async def test_roles_a_supplier_cannot_ask_and_a_buyer_cannot_quote(desk, clock):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    asked = await desk["a_api"].post("/v1/rfqs", rfq_body(desk, clock))
+    quoted = await desk["buyer_api"].post(f"/v1/rfqs/{rfq['id']}/quotes", quote_body(desk, clock))
+
+    assert (asked.status, asked.body["code"]) == (403, "ROLE_REQUIRED")
+    assert (quoted.status, quoted.body["code"]) == (403, "ROLE_REQUIRED")
+
+
+async def test_cancelled_and_closed_rfqs_take_no_quotes(desk, clock):
+    cancelled = await create(desk["buyer_api"], rfq_body(desk, clock))
+    closing = await create(
+        desk["buyer_api"],
+        rfq_body(desk, clock, closes_at=(clock.now() + timedelta(minutes=30)).isoformat()),
+    )
+    live = await quote(desk["a_api"], closing["id"], quote_body(desk, clock))
+    stop = await desk["buyer_api"].post(f"/v1/rfqs/{cancelled['id']}/cancel")
+    again = await desk["buyer_api"].post(f"/v1/rfqs/{cancelled['id']}/cancel")
+    late_for_cancelled = await desk["a_api"].post(
+        f"/v1/rfqs/{cancelled['id']}/quotes", quote_body(desk, clock)
+    )
+    clock.advance(timedelta(minutes=31))
+    late = await desk["b_api"].post(f"/v1/rfqs/{closing['id']}/quotes", quote_body(desk, clock))
+    late_revision = await desk["a_api"].patch(f"/v1/quotes/{live['id']}", {"price": "99.00"})
+    shown = await desk["buyer_api"].get(f"/v1/rfqs/{closing['id']}")
+    open_list = await desk["a_api"].get("/v1/rfqs", limit="500")
+
+    assert (stop.status, stop.body["status"]) == (200, "cancelled")
+    assert (again.status, again.body["code"]) == (409, "RFQ_NOT_OPEN")
+    assert (late_for_cancelled.status, late_for_cancelled.body["code"]) == (409, "RFQ_NOT_OPEN")
+    assert (late.status, late.body["code"]) == (409, "RFQ_NOT_OPEN")
+    assert (late_revision.status, late_revision.body["code"]) == (409, "RFQ_NOT_OPEN")
+    assert shown.body["status"] == "closed"
+    open_ids = [r["id"] for r in open_list.body["data"]]
+    assert cancelled["id"] not in open_ids
+    assert closing["id"] not in open_ids
