@@ -8,8 +8,16 @@ from exchange.appkeys import CLOCK
 from exchange.idempotency import Idempotency
 from exchange.messages.common import Page
 from exchange.messages.participants import Role
-from exchange.messages.rfqs import CreateRfq, Quote, ReviseQuote, Rfq, RfqQuery, SubmitQuote
-from exchange.negotiation import quotes, rfqs
+from exchange.messages.rfqs import (
+    Comparison,
+    CreateRfq,
+    Quote,
+    ReviseQuote,
+    Rfq,
+    RfqQuery,
+    SubmitQuote,
+)
+from exchange.negotiation import comparison, quotes, rfqs
 from exchange.negotiation.listings import lots, spec_by_code, spec_by_id, ticks
 from exchange.pagination import decode_cursor, page_of
 
@@ -207,3 +215,22 @@ async def withdraw_quote(ctx: Context) -> Quote:
         spec = await quotes.spec_of(conn, row["rfq_id"])
         await ctx.audit(conn, "quote.withdraw", f"quote:{row['id']}")
         return await quotes.view(conn, row, spec, now)
+
+
+@routes.route(
+    "GET",
+    "/v1/rfqs/{rfq_id}/comparison",
+    summary="The buyer's comparison of its RFQ's live quotes, ranked by landed cost (price +"
+    " freight per unit on the cheapest published lane to the delivery region), each with its"
+    " supplier's credit profile and an explanation of every figure",
+    roles=[Role.BUYER],
+    owned=Owned("rfq_id"),
+    response=Comparison,
+)
+async def compare_quotes(ctx: Context) -> Comparison:
+    pool = ctx.runtime.pool
+    rfq = await rfqs.visible(
+        pool, ctx.int_param("rfq_id"), rfqs.Viewer(ctx.caller.participant_id, supplier=False)
+    )
+    spec = await spec_by_id(pool, rfq["commodity_id"])
+    return await comparison.compare(pool, rfq, spec, ctx.app[CLOCK].now())

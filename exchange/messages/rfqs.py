@@ -10,6 +10,7 @@ import msgspec
 
 from exchange.messages.common import Code, DecimalText, PageQuery, Struct
 from exchange.messages.listings import Specification
+from exchange.messages.outcomes import CreditProfile
 
 Invited = Annotated[list[int], msgspec.Meta(max_length=100)]
 
@@ -124,3 +125,34 @@ class Quote(Struct, frozen=True, kw_only=True):
     history: list[QuoteRevision]  # every revision, oldest first
     created_at: datetime
     updated_at: datetime
+
+
+class LaneUsed(Struct, frozen=True, kw_only=True):
+    node: str
+    rate: str  # per whole unit
+    transit_days: int
+
+
+class Supplier(Struct, frozen=True, kw_only=True):
+    participant_id: int
+    legal_name: str
+    credit: CreditProfile  # score and its components (GET /v1/participants/{id}/credit)
+
+
+class ComparedQuote(Struct, frozen=True, kw_only=True):
+    rank: int  # 1 = lowest landed cost
+    quote: Quote
+    supplier: Supplier
+    price: str  # per unit, ex works at the quote's origin
+    freight: str | None  # per unit on `lane`; null: no published lane reaches the buyer
+    landed_cost: str | None  # price + freight, per unit
+    lane: LaneUsed | None
+    explanation: str
+
+
+class Comparison(Struct, frozen=True, kw_only=True):
+    rfq_id: int
+    currency: str
+    region: str  # where the goods are delivered
+    method: str
+    quotes: list[ComparedQuote]  # live quotes, best landed cost first

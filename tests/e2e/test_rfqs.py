@@ -49,6 +49,16 @@ def quote_body(desk: dict[str, Any], clock: ManualClock, **overrides: Any) -> di
     } | overrides  # fmt: skip
 
 
+async def node_with_lanes(operator: Api, region: str, lanes: list[dict[str, Any]]) -> str:
+    body = {"code": unique("RQ"), "name": "RFQ node", "regions": [region], "daily_capacity": 9}
+    reply = await operator.post("/v1/nodes", body)
+    assert reply.status == 201, reply.body
+    code = reply.body["node"]["code"]
+    put = await operator.call("PUT", f"/v1/nodes/{code}/lanes", {"lanes": lanes})
+    assert put.status == 200, put.body
+    return code  # type: ignore[no-any-return]
+
+
 async def create(api: Api, body: dict[str, Any]) -> dict[str, Any]:
     reply = await api.post("/v1/rfqs", body)
     assert reply.status == 201, reply.body
@@ -222,3 +232,58 @@ async def test_cancelled_and_closed_rfqs_take_no_quotes(desk, clock):
     open_ids = [r["id"] for r in open_list.body["data"]]
     assert cancelled["id"] not in open_ids
     assert closing["id"] not in open_ids
+
+
+async def test_the_comparison_ranks_by_landed_cost_not_price_and_explains_it(desk, clock, operator):
+    code, [home, east, west] = desk["code"], desk["regions"]
+    lane = {"destination_region": home, "commodity": code, "transit_days": 3}
+    cheap = await node_with_lanes(operator, home, [
+        lane | {"origin_region": east, "rate": "30.00"},
+        lane | {"origin_region": west, "rate": "4.00"},
+    ])  # fmt: skip
+    dear = await node_with_lanes(operator, home, [lane | {"origin_region": east, "rate": "45.00"}])
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    # a: lowest price, far away; b: dearer, near; c: from a region no lane reaches
+    by_a = await quote(desk["a_api"], rfq["id"], quote_body(desk, clock, price="100.00"))
+    by_b = await quote(desk["b_api"], rfq["id"],
+                       quote_body(desk, clock, price="110.00", origin_region=west))  # fmt: skip
+    by_c = await quote(desk["c_api"], rfq["id"],
+                       quote_body(desk, clock, price="90.00", origin_region=home))  # fmt: skip
+    credit_a = await desk["buyer_api"].get(f"/v1/participants/{desk['a']['id']}/credit")
+    seen = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}/comparison")
+    by_supplier = await desk["a_api"].get(f"/v1/rfqs/{rfq['id']}/comparison")
+
+    assert seen.status == 200, seen.body
+    ranked = seen.body["quotes"]
+    assert [q["quote"]["id"] for q in ranked] == [by_b["id"], by_a["id"], by_c["id"]]
+    assert [q["rank"] for q in ranked] == [1, 2, 3]
+    assert [(q["price"], q["freight"], q["landed_cost"]) for q in ranked] == [
+        ("110.00", "4.00", "114.00"), ("100.00", "30.00", "130.00"), ("90.00", None, None)
+    ]  # fmt: skip
+    assert ranked[0]["lane"] == {"node": cheap, "rate": "4.00", "transit_days": 3}
+    assert ranked[1]["lane"]["node"] == cheap  # not the dearer node on the same lane
+    assert dear != cheap
+    assert ranked[1]["explanation"] == (
+        f"price 100.00 EUR + freight 30.00 EUR (node {cheap}, lane {east} -> {home}, 3 days)"
+        " = landed 130.00 EUR per unit"
+    )
+    assert "no landed cost" in ranked[2]["explanation"]
+    assert ranked[1]["supplier"]["participant_id"] == desk["a"]["id"]
+    assert ranked[1]["supplier"]["credit"] == credit_a.body
+    assert (seen.body["currency"], seen.body["region"]) == ("EUR", home)
+    assert (by_supplier.status, by_supplier.body["code"]) == (403, "ROLE_REQUIRED")
+
+
+async def test_withdrawn_and_lapsed_quotes_are_left_out_of_the_comparison(desk, clock):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    gone = await quote(desk["a_api"], rfq["id"], quote_body(desk, clock))
+    short = await quote(desk["b_api"], rfq["id"], quote_body(
+        desk, clock, valid_until=(clock.now() + timedelta(minutes=10)).isoformat()
+    ))  # fmt: skip
+    kept = await quote(desk["c_api"], rfq["id"], quote_body(desk, clock))
+    assert (await desk["a_api"].post(f"/v1/quotes/{gone['id']}/withdraw")).status == 200
+    clock.advance(timedelta(minutes=11))
+    seen = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}/comparison")
+
+    assert [q["quote"]["id"] for q in seen.body["quotes"]] == [kept["id"]]
+    assert short["id"] != kept["id"]

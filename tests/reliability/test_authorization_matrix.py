@@ -132,6 +132,7 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/rfqs/{rfq_id}/quotes"): ("supplier", "rfq_id"),
     ("GET", "/v1/rfqs/{rfq_id}/quotes"): ("buyer supplier", "rfq_id"),
     ("PATCH", "/v1/quotes/{quote_id}"): ("supplier", "quote_id"),
+    ("GET", "/v1/rfqs/{rfq_id}/comparison"): ("buyer", "rfq_id"),
     ("POST", "/v1/quotes/{quote_id}/withdraw"): ("supplier", "quote_id"),
 }
 
