@@ -9,6 +9,9 @@ from exchange.idempotency import Idempotency
 from exchange.messages.common import Page
 from exchange.messages.participants import Role
 from exchange.messages.rfqs import (
+    Awarded,
+    AwardMade,
+    AwardRfq,
     Comparison,
     CreateRfq,
     Quote,
@@ -17,7 +20,7 @@ from exchange.messages.rfqs import (
     RfqQuery,
     SubmitQuote,
 )
-from exchange.negotiation import comparison, quotes, rfqs
+from exchange.negotiation import awards, comparison, quotes, rfqs
 from exchange.negotiation.listings import lots, spec_by_code, spec_by_id, ticks
 from exchange.pagination import decode_cursor, page_of
 
@@ -234,3 +237,40 @@ async def compare_quotes(ctx: Context) -> Comparison:
     )
     spec = await spec_by_id(pool, rfq["commodity_id"])
     return await comparison.compare(pool, rfq, spec, ctx.app[CLOCK].now())
+
+
+@routes.route(
+    "POST",
+    "/v1/rfqs/{rfq_id}/award",
+    summary="Award one's RFQ: one or several quotes, a quantity each (split across suppliers);"
+    " each award is a signed contract; the other live quotes are declined",
+    roles=[Role.BUYER],
+    owned=Owned("rfq_id"),
+    idempotency=Idempotency.OPTIONAL,
+    body=AwardRfq,
+    response=Awarded,
+    status=201,
+    errors=[409],
+)
+async def award_rfq(ctx: Context) -> Awarded:
+    body: AwardRfq = ctx.body
+    now = ctx.app[CLOCK].now()
+    buyer = rfqs.Viewer(ctx.caller.participant_id, supplier=False)
+    async with ctx.transaction() as conn:
+        rfq = await rfqs.visible(conn, ctx.int_param("rfq_id"), buyer)
+        spec = await spec_by_id(conn, rfq["commodity_id"])
+        lines = [(line.quote_id, lots(spec, "quantity", line.quantity)) for line in body.awards]
+        row, made = await awards.award(
+            conn, rfq["id"], buyer.participant_id, lines, spec, now, ctx.runtime.signer
+        )
+        await ctx.audit(conn, "rfq.award", f"rfq:{row['id']}",
+                        {"awards": [a for a, _, _, _ in made]})  # fmt: skip
+        answer = Awarded(
+            rfq=await rfqs.view(conn, row, buyer, now),
+            awards=[
+                AwardMade(id=award_id, quote_id=quote["id"], supplier_id=quote["supplier_id"],
+                          quantity=spec.quantity_text(n), contract=contract)
+                for award_id, quote, n, contract in made
+            ],
+        )  # fmt: skip
+        return await ctx.remember(conn, answer)

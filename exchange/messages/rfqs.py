@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from exchange.messages.common import Code, DecimalText, PageQuery, Struct
+from exchange.messages.contracts import Contract
 from exchange.messages.listings import Specification
 from exchange.messages.outcomes import CreditProfile
 
@@ -25,6 +26,8 @@ class RfqStatus(enum.StrEnum):
     OPEN = "open"  # takes quotes until closes_at
     CLOSED = "closed"  # closes_at has passed (awards are not built yet)
     CANCELLED = "cancelled"  # by its buyer
+    AWARDED = "awarded"  # its whole quantity was awarded
+    PARTIALLY_AWARDED = "partially_awarded"  # awarded, for less than its quantity
 
 
 class QuoteStatus(enum.StrEnum):
@@ -32,6 +35,8 @@ class QuoteStatus(enum.StrEnum):
     REVISED = "revised"  # the supplier changed it at least once
     WITHDRAWN = "withdrawn"
     LAPSED = "lapsed"  # valid_until has passed
+    AWARDED = "awarded"
+    DECLINED = "declined"  # the RFQ was awarded to others
 
 
 def _aware(moment: datetime | None, field: str) -> None:
@@ -156,3 +161,25 @@ class Comparison(Struct, frozen=True, kw_only=True):
     region: str  # where the goods are delivered
     method: str
     quotes: list[ComparedQuote]  # live quotes, best landed cost first
+
+
+class AwardLine(Struct, frozen=True, kw_only=True):
+    quote_id: int
+    quantity: DecimalText
+
+
+class AwardRfq(Struct, frozen=True, kw_only=True):
+    awards: Annotated[list[AwardLine], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class AwardMade(Struct, frozen=True, kw_only=True):
+    id: int  # the award: its contract's source_id
+    quote_id: int
+    supplier_id: int
+    quantity: str
+    contract: Contract
+
+
+class Awarded(Struct, frozen=True, kw_only=True):
+    rfq: Rfq
+    awards: list[AwardMade]

@@ -31,8 +31,8 @@ class Offer:
 
 
 def quote_status(row: asyncpg.Record, now: datetime) -> QuoteStatus:
-    if row["status"] == "withdrawn":
-        return QuoteStatus.WITHDRAWN
+    if row["status"] in ("withdrawn", "awarded", "declined"):
+        return QuoteStatus(row["status"])
     if row["valid_until"] <= now:
         return QuoteStatus.LAPSED
     return QuoteStatus(row["status"])
@@ -112,6 +112,8 @@ async def _locked(conn: Conn, quote_id: int, supplier_id: int) -> tuple[Any, Any
     assert quote is not None  # quotes are never deleted
     if quote["status"] == "withdrawn":
         raise ConflictError("the quote was withdrawn", code="QUOTE_WITHDRAWN")
+    if quote["status"] in ("awarded", "declined"):
+        raise ConflictError(f"the quote was {quote['status']}", code="RFQ_NOT_OPEN")
     return rfq, quote
 
 

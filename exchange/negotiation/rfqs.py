@@ -58,8 +58,8 @@ def unprocessable(field: str, message: str, code: str) -> UnprocessableError:
 
 
 def status_of(row: asyncpg.Record, now: datetime) -> RfqStatus:
-    if row["status"] == "cancelled":
-        return RfqStatus.CANCELLED
+    if row["status"] != "open":
+        return RfqStatus(row["status"])
     return RfqStatus.OPEN if row["closes_at"] > now else RfqStatus.CLOSED
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from exchange.clock import ManualClock
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, Reply, commodity_body, new_participant, unique
 from tests.payments_support import manual_clock, paying_center  # noqa: F401
 
 
@@ -287,3 +287,100 @@ async def test_withdrawn_and_lapsed_quotes_are_left_out_of_the_comparison(desk, 
 
     assert [q["quote"]["id"] for q in seen.body["quotes"]] == [kept["id"]]
     assert short["id"] != kept["id"]
+
+
+async def award(api: Api, rfq_id: int, lines: list[tuple[int, str]], key: str | None = None):
+    headers = {"Authorization": f"Bearer {api.key}", "Idempotency-Key": key or unique("aw-")}
+    body = {"awards": [{"quote_id": q, "quantity": n} for q, n in lines]}
+    async with api.http.post(
+        f"{api.base_url}/v1/rfqs/{rfq_id}/award", json=body, headers=headers
+    ) as response:
+        return Reply(response.status, await response.json(content_type=None), response.headers)
+
+
+async def test_a_split_award_makes_one_signed_contract_per_supplier_and_declines_the_rest(
+    desk, clock
+):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    by_a = await quote(desk["a_api"], rfq["id"], quote_body(desk, clock, price="120.00"))
+    by_b = await quote(desk["b_api"], rfq["id"], quote_body(desk, clock, price="118.00",
+                       origin_region=desk["regions"][2]))  # fmt: skip
+    by_c = await quote(desk["c_api"], rfq["id"], quote_body(desk, clock, price="125.00"))
+    key = unique("aw-")
+    reply = await award(desk["buyer_api"], rfq["id"], [(by_b["id"], "50"), (by_a["id"], "30")], key)
+    again = await award(desk["buyer_api"], rfq["id"], [(by_b["id"], "50"), (by_a["id"], "30")], key)
+    twice = await award(desk["buyer_api"], rfq["id"], [(by_c["id"], "20")])
+    seen_by_c = await desk["c_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+    late_quote = await desk["c_api"].patch(f"/v1/quotes/{by_c['id']}", {"price": "100.00"})
+
+    assert reply.status == 201, reply.body
+    assert again.body == reply.body  # the retry gets the same contracts, made once
+    assert reply.body["rfq"]["status"] == "partially_awarded"  # 80 of 100
+    made = reply.body["awards"]
+    assert [(m["quote_id"], m["supplier_id"], m["quantity"]) for m in made] == [
+        (by_b["id"], desk["b"]["id"], "50.000000"), (by_a["id"], desk["a"]["id"], "30.000000")
+    ]  # fmt: skip
+    expected = [("118.00", desk["regions"][2]), ("120.00", desk["regions"][1])]
+    for line, (price, origin) in zip(made, expected, strict=True):
+        contract = line["contract"]
+        assert (contract["source"], contract["source_id"]) == ("rfq", line["id"])
+        assert contract["terms"]["unit_price"] == price
+        assert contract["terms"]["seller"]["participant_id"] == line["supplier_id"]
+        assert contract["buyer_id"] == desk["buyer"]["id"]
+        assert contract["terms"]["delivery"]["origin_region"] == origin
+        check = await desk["buyer_api"].get(f"/v1/contracts/{contract['id']}/verification")
+        assert (check.body["valid"], check.body["problems"]) == (True, [])
+    assert made[0]["id"] != made[1]["id"]
+    assert (twice.status, twice.body["code"]) == (409, "RFQ_NOT_OPEN")
+    assert [q["status"] for q in seen_by_c.body] == ["declined"]
+    assert (late_quote.status, late_quote.body["code"]) == (409, "RFQ_NOT_OPEN")
+    listed = await desk["buyer_api"].get("/v1/contracts", commodity=desk["code"], limit="500")
+    from_rfq = [c for c in listed.body["data"] if c["source"] == "rfq"]
+    assert {c["id"] for c in from_rfq} >= {m["contract"]["id"] for m in made}
+
+
+@pytest.mark.parametrize(
+    ("lines", "status", "code"),
+    [
+        ([("a", "51")], 422, "ABOVE_QUOTE_QUANTITY"),
+        ([("a", "50"), ("b", "50"), ("c", "1")], 422, "ABOVE_RFQ_QUANTITY"),
+        ([("a", "5")], 422, "BELOW_MINIMUM"),
+        ([("a", "10"), ("a", "10")], 422, "DUPLICATE_QUOTE"),
+        ([("w", "10")], 409, "QUOTE_WITHDRAWN"),
+        ([("x", "10")], 422, "UNKNOWN_QUOTE"),
+    ],
+)
+async def test_a_refused_award_changes_nothing(desk, clock, lines, status, code):
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    other = await create(desk["buyer_api"], rfq_body(desk, clock))
+    ids = {
+        "a": (await quote(desk["a_api"], rfq["id"], quote_body(desk, clock)))["id"],
+        "b": (await quote(desk["b_api"], rfq["id"], quote_body(desk, clock)))["id"],
+        "c": (await quote(desk["c_api"], rfq["id"], quote_body(desk, clock, quantity="10")))["id"],
+        "x": (await quote(desk["a_api"], other["id"], quote_body(desk, clock)))["id"],
+    }
+    withdrawn = await desk["c_api"].post(f"/v1/quotes/{ids['c']}/withdraw")
+    ids["w"] = withdrawn.body["id"]
+    reply = await award(desk["buyer_api"], rfq["id"], [(ids[k], n) for k, n in lines])
+    after = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}")
+    quotes_after = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+
+    assert (reply.status, reply.body["code"]) == (status, code), reply.body
+    assert after.body["status"] == "open"
+    assert [q["status"] for q in quotes_after.body] == ["submitted", "submitted", "withdrawn"]
+
+
+async def test_an_award_is_refused_after_the_grace_and_allowed_within_it(desk, clock):
+    closes = clock.now() + timedelta(hours=1)
+    late = await create(desk["buyer_api"], rfq_body(desk, clock, closes_at=closes.isoformat()))
+    timely = await create(desk["buyer_api"], rfq_body(desk, clock, closes_at=closes.isoformat()))
+    valid = (clock.now() + timedelta(days=5)).isoformat()
+    late_q = await quote(desk["a_api"], late["id"], quote_body(desk, clock, valid_until=valid))
+    timely_q = await quote(desk["a_api"], timely["id"], quote_body(desk, clock, valid_until=valid))
+    clock.advance(timedelta(hours=2))  # closed, within the 24 h grace
+    within = await award(desk["buyer_api"], timely["id"], [(timely_q["id"], "50")])
+    clock.advance(timedelta(hours=24))
+    beyond = await award(desk["buyer_api"], late["id"], [(late_q["id"], "50")])
+
+    assert within.status == 201, within.body
+    assert (beyond.status, beyond.body["code"]) == (409, "RFQ_EXPIRED")

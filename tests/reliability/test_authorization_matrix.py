@@ -133,6 +133,7 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/rfqs/{rfq_id}/quotes"): ("buyer supplier", "rfq_id"),
     ("PATCH", "/v1/quotes/{quote_id}"): ("supplier", "quote_id"),
     ("GET", "/v1/rfqs/{rfq_id}/comparison"): ("buyer", "rfq_id"),
+    ("POST", "/v1/rfqs/{rfq_id}/award"): ("buyer", "rfq_id"),
     ("POST", "/v1/quotes/{quote_id}/withdraw"): ("supplier", "quote_id"),
 }
 
@@ -154,6 +155,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/listings/{listing_id}"): {"specification": "matrix"},
     ("POST", "/v1/listings/{listing_id}/take"): {"quantity": "1"},
     ("PATCH", "/v1/quotes/{quote_id}"): {"price": "400.00"},
+    ("POST", "/v1/rfqs/{rfq_id}/award"): {"awards": [{"quote_id": 1, "quantity": "1"}]},
     ("POST", "/v1/rfqs/{rfq_id}/quotes"): {
         "price": "400.00",
         "quantity": "1",

@@ -15,7 +15,7 @@ CREATE TABLE rfqs (
     closes_at         timestamptz NOT NULL,
     specification     text NOT NULL,
     invited_only      boolean NOT NULL,
-    status            text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'cancelled')),
+    status            text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'cancelled', 'awarded', 'partially_awarded')),
     created_at        timestamptz NOT NULL,
     updated_at        timestamptz NOT NULL
 );
@@ -40,7 +40,7 @@ CREATE TABLE quotes (
     quantity_lots  bigint NOT NULL CHECK (quantity_lots > 0),
     origin_region  text NOT NULL REFERENCES regions (code),
     valid_until    timestamptz NOT NULL,
-    status         text NOT NULL CHECK (status IN ('submitted', 'revised', 'withdrawn')),
+    status         text NOT NULL CHECK (status IN ('submitted', 'revised', 'withdrawn', 'awarded', 'declined')),
     created_at     timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL
 );
@@ -58,3 +58,15 @@ CREATE TABLE quote_revisions (
     made_at        timestamptz NOT NULL,
     PRIMARY KEY (quote_id, revision)
 );
+
+-- each award is one contract (source 'rfq', source id the award's id)
+CREATE TABLE rfq_awards (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    rfq_id         bigint NOT NULL REFERENCES rfqs (id),
+    quote_id       bigint NOT NULL UNIQUE REFERENCES quotes (id),
+    quantity_lots  bigint NOT NULL CHECK (quantity_lots > 0),
+    contract_id    bigint NOT NULL,
+    awarded_at     timestamptz NOT NULL
+);
+
+CREATE INDEX rfq_awards_by_rfq ON rfq_awards (rfq_id, id);
