@@ -31,6 +31,7 @@ from exchange.api import (
     payments,
     reconciliations,
     reference,
+    rfqs,
     settlement,
     withdrawals,
     ws,
@@ -89,7 +90,7 @@ def all_endpoints() -> list[Endpoint]:
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
         settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
-        outcomes, claims, listings,
+        outcomes, claims, listings, rfqs,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints

@@ -125,6 +125,16 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("PATCH", "/v1/listings/{listing_id}"): ("buyer supplier", "listing_id"),
     ("POST", "/v1/listings/{listing_id}/withdraw"): ("buyer supplier", "listing_id"),
     ("POST", "/v1/listings/{listing_id}/take"): ("buyer supplier", None),
+    ("POST", "/v1/rfqs"): ("buyer", None),
+    ("GET", "/v1/rfqs"): ("buyer supplier", None),
+    ("GET", "/v1/rfqs/{rfq_id}"): ("buyer supplier", "rfq_id"),
+    ("POST", "/v1/rfqs/{rfq_id}/cancel"): ("buyer", "rfq_id"),
+    ("POST", "/v1/rfqs/{rfq_id}/quotes"): ("supplier", "rfq_id"),
+    ("GET", "/v1/rfqs/{rfq_id}/quotes"): ("buyer supplier", "rfq_id"),
+    ("PATCH", "/v1/quotes/{quote_id}"): ("supplier", "quote_id"),
+    ("GET", "/v1/rfqs/{rfq_id}/comparison"): ("buyer", "rfq_id"),
+    ("POST", "/v1/rfqs/{rfq_id}/award"): ("buyer", "rfq_id"),
+    ("POST", "/v1/quotes/{quote_id}/withdraw"): ("supplier", "quote_id"),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
@@ -144,6 +154,14 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/claims/{claim_id}/answer"): {"answer": "matrix"},
     ("PATCH", "/v1/listings/{listing_id}"): {"specification": "matrix"},
     ("POST", "/v1/listings/{listing_id}/take"): {"quantity": "1"},
+    ("PATCH", "/v1/quotes/{quote_id}"): {"price": "400.00"},
+    ("POST", "/v1/rfqs/{rfq_id}/award"): {"awards": [{"quote_id": 1, "quantity": "1"}]},
+    ("POST", "/v1/rfqs/{rfq_id}/quotes"): {
+        "price": "400.00",
+        "quantity": "1",
+        "origin_region": "X",
+        "valid_until": "2100-01-01T00:00:00Z",
+    },
 }
 
 
@@ -208,6 +226,22 @@ async def _listing(api: Api, code: str, region: str) -> int:
     reply = await api.post("/v1/listings", body)
     assert reply.status == 201, reply.body
     return int(reply.body["id"])
+
+
+async def _rfq_and_quote(buyer: Api, supplier: Api, code: str, region: str) -> tuple[int, int]:
+    """An RFQ of the buyer's open to the supplier (invited), and the supplier's quote on it."""
+    me = (await supplier.get("/v1/me")).body
+    body = {"commodity": code, "quantity": "5", "min_quantity": "1", "region": region,
+            "delivery_earliest": "2030-01-01", "delivery_latest": "2030-01-31",
+            "closes_at": "2100-01-01T00:00:00Z",
+            "invited": [me["participant"]["id"]]}  # fmt: skip
+    rfq = await buyer.post("/v1/rfqs", body)
+    assert rfq.status == 201, rfq.body
+    offer = {"price": "500.00", "quantity": "5", "origin_region": region,
+             "valid_until": "2100-01-01T00:00:00Z"}  # fmt: skip
+    quote = await supplier.post(f"/v1/rfqs/{rfq.body['id']}/quotes", offer)
+    assert quote.status == 201, quote.body
+    return int(rfq.body["id"]), int(quote.body["id"])
 
 
 async def _contract_between(buyer: Api, supplier: Api, code: str) -> int:
@@ -329,6 +363,13 @@ async def world(operator: Api, database_url: str) -> World:
         callers[role].own["withdrawal_id"] = await arrange_withdrawal(database_url, owner, 500)
         callers[role].own["claim_id"] = own_claim
         callers[role].own["listing_id"] = await _listing(callers[role].api, code, region)
+    own_rfq, own_quote = await _rfq_and_quote(
+        callers["buyer"].api, callers["supplier"].api, code, region
+    )
+    callers["buyer"].own["rfq_id"] = own_rfq
+    callers["supplier"].own |= {"rfq_id": own_rfq, "quote_id": own_quote}
+    # someone else's: an RFQ between two other parties, invited only
+    other_rfq, other_quote = await _rfq_and_quote(other_buyer, other_supplier, code, region)
     for caller in callers.values():
         caller.own["participant_id"] = caller.participant_id
     # the denied callers: no key, an unknown key, a revoked key, a suspended participant
@@ -355,6 +396,8 @@ async def world(operator: Api, database_url: str) -> World:
         "alert_id": alert_id,
         "claim_id": await arrange_claim(database_url, other_contract),
         "listing_id": await _listing(other_supplier, code, region),
+        "rfq_id": other_rfq,
+        "quote_id": other_quote,
     }
     return World(operator, callers, values | {"spare_code": spare["code"], "region": region})
 
