@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Owned, Routes
-from exchange.appkeys import CLOCK
+from exchange.appkeys import CLOCK, MARKET
 from exchange.errors import ForbiddenError
 from exchange.idempotency import Idempotency
 from exchange.messages.common import Page
@@ -14,18 +14,20 @@ from exchange.messages.listings import (
     AmendListing,
     CreateListing,
     Listing,
+    ListingEvent,
     ListingQuery,
     Take,
     TakeListing,
 )
 from exchange.messages.orders import Side
 from exchange.messages.participants import Role
+from exchange.negotiation import feed
 from exchange.negotiation import listings as flows
 from exchange.pagination import decode_cursor, page_of
 
 routes = Routes("listings")
 TRADERS = [Role.BUYER, Role.SUPPLIER]
-_OPEN = "l.status = 'open' AND l.taken_lots < l.quantity_lots AND l.valid_until > $6"
+_OPEN = flows.OPEN_AT.format(now=6)
 
 
 @routes.route(
@@ -57,7 +59,9 @@ async def create_listing(ctx: Context) -> Listing:
         )  # fmt: skip
         row = await flows.publish(conn, new, now)
         await ctx.audit(conn, "listing.publish", f"listing:{row['id']}")
-        return await flows.view(conn, row, spec, now)
+        listing = await flows.view(conn, row, spec, now)
+    feed.publish(ctx.app[MARKET], ListingEvent.PUBLISHED, listing)
+    return listing
 
 
 @routes.route(
@@ -134,7 +138,9 @@ async def amend_listing(ctx: Context) -> Listing:
         }
         row = await flows.amend(conn, row, changes, now)
         await ctx.audit(conn, "listing.amend", f"listing:{row['id']}")
-        return await flows.view(conn, row, spec, now)
+        listing = await flows.view(conn, row, spec, now)
+    feed.publish(ctx.app[MARKET], ListingEvent.AMENDED, listing)
+    return listing
 
 
 @routes.route(
@@ -153,7 +159,9 @@ async def withdraw_listing(ctx: Context) -> Listing:
         row = await flows.withdraw(conn, row, now)
         await ctx.audit(conn, "listing.withdraw", f"listing:{row['id']}")
         spec = await flows.spec_by_id(conn, row["commodity_id"])
-        return await flows.view(conn, row, spec, now)
+        listing = await flows.view(conn, row, spec, now)
+    feed.publish(ctx.app[MARKET], ListingEvent.WITHDRAWN, listing)
+    return listing
 
 
 @routes.route(
@@ -188,4 +196,7 @@ async def take_listing(ctx: Context) -> Take:
             quantity=spec.quantity_text(quantity),
             contract=contract,
         )
-        return await ctx.remember(conn, taken)
+        await ctx.remember(conn, taken)
+    feed.publish(ctx.app[MARKET], ListingEvent.TAKEN, taken.listing)
+    ctx.app[MARKET].contract_changed("created", contract)  # the parties' user channels, as a trade
+    return taken

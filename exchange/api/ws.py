@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
 from exchange.appkeys import CLOCK, LIMITER, MARKET
 from exchange.auth import Principal
+from exchange.clock import Clock
 from exchange.db import Queryable
 from exchange.db.health import database_unavailable
 from exchange.delivery.channel import NodeChannel
@@ -21,12 +22,15 @@ from exchange.market.data import MarketData
 from exchange.market.hub import Client, encode
 from exchange.messages.market import (
     MARKET_CHANNELS,
+    Channel,
     ChannelName,
     ClientMessage,
     ErrorMessage,
     Subscribe,
 )
+from exchange.negotiation import feed
 from exchange.ratelimit import RateLimiter
+from exchange.reference import CommoditySpec
 
 routes = Routes("market information")
 MAX_SUBSCRIPTIONS = 200
@@ -62,12 +66,29 @@ def _spend(limits: RateLimiter, participant_id: int) -> None:
         )
 
 
+async def _specs(
+    market: MarketData, pool: Queryable, channels: list[Channel]
+) -> dict[str, CommoditySpec]:
+    """The commodities the channels name, each known (and its market data ready), or refused."""
+    specs: dict[str, CommoditySpec] = {}
+    for channel in channels:
+        if channel.commodity is None or channel.commodity in specs:
+            continue
+        spec = await market.spec(pool, channel.commodity)
+        if spec is None:
+            raise _Refused("UNKNOWN_COMMODITY", f"commodity {channel.commodity!r} does not exist")
+        if channel.name in MARKET_CHANNELS:
+            await market.prepare(spec)
+        specs[channel.commodity] = spec
+    return specs
+
+
 async def _handle(
     market: MarketData,
-    pool: Queryable,
+    pool: asyncpg.Pool,
     client: Client,
     data: str | bytes,
-    node: tuple[NodeChannel, Principal],
+    node: tuple[NodeChannel, Principal, Clock],
 ) -> None:
     message = _decode(data)
     if not isinstance(message, Subscribe):
@@ -75,27 +96,23 @@ async def _handle(
         return
     if any(channel.name is ChannelName.NODE for channel in message.channels):
         await node[0].subscribe(client, node[1].roles)  # docs/delivery.md
-        message = Subscribe(
-            channels=[c for c in message.channels if c.name is not ChannelName.NODE]
-        )
-        if not message.channels:
-            return
-    for channel in message.channels:
-        if channel.name in MARKET_CHANNELS:
-            assert channel.commodity is not None
-            spec = await market.spec(pool, channel.commodity)
-            if spec is None:
-                raise _Refused(
-                    "UNKNOWN_COMMODITY", f"commodity {channel.commodity!r} does not exist"
-                )
-            await market.prepare(spec)
-    wanted = {market.channel_key(client, channel) for channel in message.channels}
+    channels = [c for c in message.channels if c.name is not ChannelName.NODE]
+    if not channels:
+        return
+    specs = await _specs(market, pool, channels)
+    wanted = {market.channel_key(client, channel) for channel in channels}
     if len(client.channels | wanted) > MAX_SUBSCRIPTIONS:
         raise _Refused(
             "TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} channels per connection"
         )
+    for channel in channels:
+        if channel.name is ChannelName.LISTINGS:  # docs/negotiation.md
+            await feed.subscribe(market, pool, node[2], client, specs[channel.commodity or ""])
+    rest = [c for c in channels if c.name is not ChannelName.LISTINGS]
+    if not rest:
+        return
     try:
-        await market.subscribe(client, message.channels)
+        await market.subscribe(client, rest)
     except (OSError, asyncpg.PostgresError):
         raise _Refused(
             "UNAVAILABLE", "your open orders could not be read; subscribe again"
@@ -119,7 +136,7 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
     market, pool = ctx.app[MARKET], ctx.runtime.pool
     caller, limits = ctx.caller, ctx.app[LIMITER].participants
     client = market.connect(ws, ctx.request.transport, caller.participant_id, caller.key_id)
-    node = NodeChannel(market, pool, ctx.app[CLOCK]), caller
+    node = NodeChannel(market, pool, ctx.app[CLOCK]), caller, ctx.app[CLOCK]
     try:
         await node[0].seen(client, caller.roles)  # a node's socket: it is alive
         async for frame in ws:

@@ -10,6 +10,7 @@ import msgspec
 
 from exchange.messages.common import NO_NUL, Code, DecimalText, PageQuery, Struct
 from exchange.messages.contracts import Contract
+from exchange.messages.market import ServerMessage
 from exchange.messages.orders import Side
 
 Specification = Annotated[
@@ -102,3 +103,28 @@ class ListingQuery(PageQuery, frozen=True, kw_only=True):
     side: Side | None = None
     region: Code | None = None
     include_closed: bool = False  # also filled, expired and withdrawn listings
+
+
+class ListingsSnapshot(ServerMessage, frozen=True, kw_only=True, tag="listings_snapshot"):
+    """The open listings of a commodity, newest first, as of `sequence` (at most `SNAPSHOT`;
+    `complete` false: there are more, page them with GET /v1/listings)."""
+
+    sequence: int
+    commodity: str
+    listings: list[Listing]
+    complete: bool
+
+
+class ListingEvent(enum.StrEnum):
+    PUBLISHED = "published"
+    AMENDED = "amended"
+    TAKEN = "taken"
+    WITHDRAWN = "withdrawn"
+
+
+class ListingMessage(ServerMessage, frozen=True, kw_only=True, tag="listing"):
+    """A listing of the commodity was published, amended, taken (in part) or withdrawn."""
+
+    sequence: int
+    event: ListingEvent
+    listing: Listing

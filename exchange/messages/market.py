@@ -127,11 +127,13 @@ class ChannelName(enum.StrEnum):
     HEARTBEAT = "heartbeat"
     USER = "user"
     NODE = "node"  # a node's delivery tasks (docs/delivery.md)
+    LISTINGS = "listings"  # a commodity's named listings (docs/negotiation.md)
 
 
 MARKET_CHANNELS = frozenset(
     {ChannelName.BOOK, ChannelName.TRADES, ChannelName.TICKER, ChannelName.CANDLES}
 )
+COMMODITY_CHANNELS = MARKET_CHANNELS | {ChannelName.LISTINGS}
 
 
 class Channel(Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -141,10 +143,10 @@ class Channel(Struct, frozen=True, kw_only=True, omit_defaults=True):
     commodity: Code | None = None
 
     def __post_init__(self) -> None:
-        if (self.name in MARKET_CHANNELS) != (self.commodity is not None):
+        if (self.name in COMMODITY_CHANNELS) != (self.commodity is not None):
             raise ValueError(
-                "commodity is required for book, trades, ticker and candles, and not allowed"
-                " for heartbeat, user and node"
+                "commodity is required for book, trades, ticker, candles and listings, and not"
+                " allowed for heartbeat, user and node"
             )
 
 

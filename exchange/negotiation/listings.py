@@ -31,6 +31,8 @@ COLUMNS = """l.id, l.commodity_id, l.poster_id, l.side, l.price_ticks, l.quantit
     l.valid_until, l.specification, l.status, l.created_at, l.updated_at,
     p.legal_name AS poster_name, p.status AS poster_status"""
 FROM = "FROM listings l JOIN participants p ON p.id = l.poster_id"
+# a listing that may be taken at the moment given as the parameter numbered {now}
+OPEN_AT = "l.status = 'open' AND l.taken_lots < l.quantity_lots AND l.valid_until > ${now}"
 
 
 @dataclass(frozen=True, slots=True)

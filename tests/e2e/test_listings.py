@@ -19,6 +19,11 @@ from tests.payments_support import deposit, ledger_holds, manual_clock, paying_c
 
 @pytest.fixture(scope="module")
 async def desk(operator: Api) -> dict[str, Any]:
+    return await listing_desk(operator)
+
+
+async def listing_desk(operator: Api) -> dict[str, Any]:
+    """Two regions, a supplier, two buyers and a commodity of their own."""
     origin, dest = unique("EU-LO-"), unique("EU-LD-")
     for code in (origin, dest):
         assert (await operator.post("/v1/regions", {"code": code, "name": code})).status == 201
