@@ -242,3 +242,24 @@ async def test_two_awards_at_once_make_contracts_once(
     assert set(made_after) - set(made_before) == {line["contract"]["id"]}
     assert rfq_after["status"] == "partially_awarded"
     assert sorted(q["status"] for q in quotes_after) == ["awarded", "declined"]
+
+
+async def test_a_suspended_suppliers_quote_cannot_be_awarded_until_it_is_reactivated(
+    desk: Desk,  # noqa: F811 (the fixture)
+    clock: ManualClock,
+    operator: Api,
+) -> None:
+    rfq = await create(desk["buyer_api"], rfq_body(desk, clock))
+    supplier, api = await new_participant(operator, ["supplier"], home_region=desk["regions"][1])
+    mine = await quote(api, rfq["id"], quote_body(desk, clock))
+    assert (await operator.post(f"/v1/participants/{supplier['id']}/suspend")).status == 200
+    before = await state(desk, rfq["id"])
+    while_suspended = await award(desk["buyer_api"], rfq["id"], [(mine["id"], "50")])
+    after = await state(desk, rfq["id"])
+    assert (await operator.post(f"/v1/participants/{supplier['id']}/reactivate")).status == 200
+    once_active = await award(desk["buyer_api"], rfq["id"], [(mine["id"], "50")])
+
+    refused(while_suspended, 409, "QUOTE_NOT_LIVE")
+    assert after == before
+    assert once_active.status == 201, once_active.body
+    assert once_active.body["awards"][0]["contract"]["seller_id"] == supplier["id"]
