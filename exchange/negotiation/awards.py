@@ -43,6 +43,8 @@ def _check_line(rfq: asyncpg.Record, quote: asyncpg.Record | None, lots: int,
         raise ConflictError(f"quote {quote['id']} was withdrawn", code="QUOTE_WITHDRAWN")
     if status not in _LIVE:
         raise ConflictError(f"quote {quote['id']} is {status}", code="QUOTE_NOT_LIVE")
+    if quote["supplier_status"] != "active":  # a suspended supplier makes no contracts
+        raise ConflictError(f"quote {quote['id']}'s supplier is suspended", code="QUOTE_NOT_LIVE")
     if lots > quote["quantity_lots"]:
         raise unprocessable("awards", f"more than quote {quote['id']} offers",
                             "ABOVE_QUOTE_QUANTITY")  # fmt: skip
@@ -64,7 +66,12 @@ async def award(
     total = sum(lots for _, lots in lines)
     if total > rfq["quantity_lots"]:
         raise unprocessable("awards", "more than the RFQ asks for", "ABOVE_RFQ_QUANTITY")
-    rows = await conn.fetch("SELECT * FROM quotes WHERE rfq_id = $1 ORDER BY id FOR UPDATE", rfq_id)
+    rows = await conn.fetch(
+        """SELECT q.*, p.status AS supplier_status
+             FROM quotes q JOIN participants p ON p.id = q.supplier_id
+            WHERE q.rfq_id = $1 ORDER BY q.id FOR UPDATE OF q""",
+        rfq_id,
+    )
     by_id = {row["id"]: row for row in rows}
     chosen = [(_check_line(rfq, by_id.get(q), lots, now), lots) for q, lots in lines]
     made = []
