@@ -29,6 +29,7 @@ from exchange.api import (
     outcomes,
     participants,
     payments,
+    quotes,
     reconciliations,
     reference,
     rfqs,
@@ -90,7 +91,7 @@ def all_endpoints() -> list[Endpoint]:
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
         settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
-        outcomes, claims, listings, rfqs,
+        outcomes, claims, listings, rfqs, quotes,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints

@@ -11,6 +11,7 @@ import msgspec
 from exchange.messages.common import Code, DecimalText, PageQuery, Struct
 from exchange.messages.contracts import Contract
 from exchange.messages.listings import Specification
+from exchange.messages.negotiation import NegotiationRound
 from exchange.messages.outcomes import CreditProfile
 
 Invited = Annotated[list[int], msgspec.Meta(max_length=100)]
@@ -32,6 +33,7 @@ class RfqStatus(enum.StrEnum):
 
 class QuoteStatus(enum.StrEnum):
     SUBMITTED = "submitted"
+    COUNTERED = "countered"  # the buyer's counter waits for the supplier's answer
     REVISED = "revised"  # the supplier changed it at least once
     WITHDRAWN = "withdrawn"
     LAPSED = "lapsed"  # valid_until has passed
@@ -128,6 +130,7 @@ class Quote(Struct, frozen=True, kw_only=True):
     origin_region: str
     valid_until: datetime
     history: list[QuoteRevision]  # every revision, oldest first
+    negotiation: list[NegotiationRound]  # every round, both sides, oldest first
     created_at: datetime
     updated_at: datetime
 

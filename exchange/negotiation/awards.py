@@ -18,13 +18,14 @@ from exchange.db import Conn
 from exchange.errors import ConflictError
 from exchange.messages.contracts import Contract
 from exchange.messages.rfqs import QuoteStatus
+from exchange.negotiation import rounds
 from exchange.negotiation.quotes import quote_status
 from exchange.negotiation.rfqs import Viewer, unprocessable, visible
 from exchange.reference import CommoditySpec
 
 # the buyer may still award this long after closing; after it the RFQ has expired
 AWARD_GRACE = timedelta(hours=24)
-_LIVE = (QuoteStatus.SUBMITTED, QuoteStatus.REVISED)
+_LIVE = (QuoteStatus.SUBMITTED, QuoteStatus.COUNTERED, QuoteStatus.REVISED)
 
 
 def _check_rfq(rfq: asyncpg.Record, now: datetime) -> None:
@@ -92,6 +93,7 @@ async def award(
             award_id, rfq_id, quote["id"], lots, contract.id, now,
         )  # fmt: skip
     awarded = [quote["id"] for _, quote, _ in made]
+    await rounds.decided(conn, rfq_id, buyer_id, {q["id"]: n for _, q, n in made}, now)
     await conn.execute(
         """UPDATE quotes SET status = CASE WHEN id = ANY($2::bigint[]) THEN 'awarded'
                                            ELSE 'declined' END, updated_at = $3

@@ -14,7 +14,9 @@ import asyncpg
 from exchange.bounds import BIGINT_MAX, check_bigint, check_time
 from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError
+from exchange.messages.negotiation import RoundAction
 from exchange.messages.rfqs import Quote, QuoteRevision, QuoteStatus, RfqStatus
+from exchange.negotiation import rounds
 from exchange.negotiation.listings import check_region, spec_by_id
 from exchange.negotiation.rfqs import Viewer, status_of, unprocessable, visible
 from exchange.reference import CommoditySpec
@@ -35,6 +37,8 @@ def quote_status(row: asyncpg.Record, now: datetime) -> QuoteStatus:
         return QuoteStatus(row["status"])
     if row["valid_until"] <= now:
         return QuoteStatus.LAPSED
+    if row.get("pending_counter") is not None:  # a counter waits for the supplier
+        return QuoteStatus.COUNTERED
     return QuoteStatus(row["status"])
 
 
@@ -88,6 +92,7 @@ async def submit(
         offer.valid_until, now,
     )  # fmt: skip
     await _record(conn, quote_id, 1, offer, now)
+    await rounds.by_supplier(conn, quote_id, RoundAction.QUOTED, now)
     return await owned(conn, quote_id, supplier_id)
 
 
@@ -119,7 +124,8 @@ async def _locked(conn: Conn, quote_id: int, supplier_id: int) -> tuple[Any, Any
 
 async def revise(
     conn: Conn, quote_id: int, supplier_id: int, spec: CommoditySpec,
-    changes: dict[str, Any], now: datetime,
+    changes: dict[str, Any], now: datetime, *,
+    action: RoundAction = RoundAction.REVISED, message: str = "",
 ) -> asyncpg.Record:  # fmt: skip
     rfq, quote = await _locked(conn, quote_id, supplier_id)
     offer = Offer(
@@ -138,6 +144,7 @@ async def revise(
         offer.valid_until, now,
     )  # fmt: skip
     await _record(conn, quote_id, revision, offer, now)
+    await rounds.by_supplier(conn, quote_id, action, now, message)  # answers a pending counter
     return await owned(conn, quote_id, supplier_id)
 
 
@@ -148,6 +155,7 @@ async def withdraw(conn: Conn, quote_id: int, supplier_id: int, now: datetime) -
     await conn.execute(
         "UPDATE quotes SET status = 'withdrawn', updated_at = $2 WHERE id = $1", quote_id, now
     )
+    await rounds.by_supplier(conn, quote_id, RoundAction.WITHDRAWN, now)
     return await owned(conn, quote_id, supplier_id)
 
 
@@ -171,6 +179,7 @@ async def view(conn: Queryable, row: asyncpg.Record, spec: CommoditySpec, now: d
         price=spec.price_text(row["price_ticks"]),
         quantity=spec.quantity_text(row["quantity_lots"]),
         origin_region=row["origin_region"], valid_until=row["valid_until"], history=history,
+        negotiation=await rounds.history(conn, row["id"], spec),
         created_at=row["created_at"], updated_at=row["updated_at"],
     )  # fmt: skip
 

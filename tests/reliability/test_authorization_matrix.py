@@ -135,6 +135,10 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/rfqs/{rfq_id}/comparison"): ("buyer", "rfq_id"),
     ("POST", "/v1/rfqs/{rfq_id}/award"): ("buyer", "rfq_id"),
     ("POST", "/v1/quotes/{quote_id}/withdraw"): ("supplier", "quote_id"),
+    ("GET", "/v1/quotes/{quote_id}"): ("buyer supplier", "quote_id"),
+    ("POST", "/v1/quotes/{quote_id}/counter"): ("buyer", "quote_id"),
+    ("POST", "/v1/quotes/{quote_id}/accept"): ("supplier", "quote_id"),
+    ("POST", "/v1/quotes/{quote_id}/reject"): ("supplier", "quote_id"),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
@@ -155,6 +159,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/listings/{listing_id}"): {"specification": "matrix"},
     ("POST", "/v1/listings/{listing_id}/take"): {"quantity": "1"},
     ("PATCH", "/v1/quotes/{quote_id}"): {"price": "400.00"},
+    ("POST", "/v1/quotes/{quote_id}/counter"): {"price": "400.00"},
     ("POST", "/v1/rfqs/{rfq_id}/award"): {"awards": [{"quote_id": 1, "quantity": "1"}]},
     ("POST", "/v1/rfqs/{rfq_id}/quotes"): {
         "price": "400.00",
@@ -366,7 +371,8 @@ async def world(operator: Api, database_url: str) -> World:
     own_rfq, own_quote = await _rfq_and_quote(
         callers["buyer"].api, callers["supplier"].api, code, region
     )
-    callers["buyer"].own["rfq_id"] = own_rfq
+    # a quote on the buyer's RFQ is the buyer's to read and counter too
+    callers["buyer"].own |= {"rfq_id": own_rfq, "quote_id": own_quote}
     callers["supplier"].own |= {"rfq_id": own_rfq, "quote_id": own_quote}
     # someone else's: an RFQ between two other parties, invited only
     other_rfq, other_quote = await _rfq_and_quote(other_buyer, other_supplier, code, region)
