@@ -36,11 +36,16 @@ from tests.payments_support import balance, commodity, contract
 SOURCE_FIELDS = frozenset({"source", "source_id", "trade"})
 
 
-async def negotiate(buyer: Api, supplier: Api, quote_id: int, price: str, message: str) -> Any:
-    """One round: the buyer counters the quote at `price`, its supplier revises to it; the
-    revised quote."""
-    # counter (the lead adds it once counters are merged):
-    # await buyer.post(f"/v1/quotes/{quote_id}/counter", {"price": price, "message": message})
+async def negotiate(
+    buyer: Api, supplier: Api, quote_id: int, counter: str, price: str, message: str
+) -> Any:
+    """One round: the buyer counters the quote at `counter`, its supplier answers with a
+    revision at `price`; the revised quote."""
+    countered = await buyer.post(
+        f"/v1/quotes/{quote_id}/counter", {"price": counter, "message": message}
+    )
+    assert countered.status == 201, countered.body
+    assert countered.body["status"] == "countered"
     revised = await supplier.patch(f"/v1/quotes/{quote_id}", {"price": price})
     assert revised.status == 200, revised.body
     return revised.body
@@ -119,13 +124,20 @@ async def test_an_open_rfq_is_quoted_countered_compared_split_and_delivered(
                     "valid_until": valid}  # fmt: skip
             quotes[name] = await post(supplier.api, f"/v1/rfqs/{rfq['id']}/quotes", body)
         revised = await negotiate(
-            buyer.api, c.api, quotes["c"]["id"], "101.00", "101 and it is yours"
+            buyer.api, c.api, quotes["c"]["id"], "99.00", "101.00", "99 and it is yours"
         )
+        history = await buyer.api.get(f"/v1/quotes/{quotes['c']['id']}")
         seen = await buyer.api.get(f"/v1/rfqs/{rfq['id']}/comparison")
 
         # a's price is the lowest, but its freight makes its landed cost the highest
         assert (revised["status"], revised["revision"]) == ("revised", 2)
         assert [h["price"] for h in revised["history"]] == ["108.00", "101.00"]
+        assert [(r["side"], r["action"], r["price"], r["message"])
+                for r in history.body["negotiation"]] == [
+            ("supplier", "quoted", "108.00", ""),
+            ("buyer", "countered", "99.00", "99 and it is yours"),
+            ("supplier", "revised", "101.00", ""),
+        ]  # fmt: skip
         assert seen.status == 200, seen.body
         ranked = seen.body["quotes"]
         assert [(q["rank"], q["quote"]["id"], q["price"], q["freight"], q["landed_cost"])
