@@ -11,7 +11,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
-from exchange.appkeys import CLOCK, LIMITER, MARKET
+from exchange.appkeys import CLOCK, LIMITER, MARKET, RFQ_CHANNEL
 from exchange.auth import Principal
 from exchange.db import Queryable
 from exchange.db.health import database_unavailable
@@ -26,6 +26,7 @@ from exchange.messages.market import (
     ErrorMessage,
     Subscribe,
 )
+from exchange.negotiation.channel import RfqChannel
 from exchange.ratelimit import RateLimiter
 
 routes = Routes("market information")
@@ -62,24 +63,36 @@ def _spend(limits: RateLimiter, participant_id: int) -> None:
         )
 
 
+async def _own_channels(
+    message: Subscribe, client: Client, node: tuple[NodeChannel, Principal], rfq: RfqChannel,
+    pool: Queryable,
+) -> Subscribe | None:  # fmt: skip
+    """Subscribe `node` (docs/delivery.md) and `rfqs` (docs/negotiation.md), which read their
+    own snapshots; what is left of the message, if anything."""
+    names = {channel.name for channel in message.channels}
+    if ChannelName.NODE in names:
+        await node[0].subscribe(client, node[1].roles)
+    if ChannelName.RFQS in names:
+        await rfq.subscribe(client, node[1].roles, pool)
+    rest = [c for c in message.channels if c.name not in (ChannelName.NODE, ChannelName.RFQS)]
+    return Subscribe(channels=rest) if rest else None
+
+
 async def _handle(
     market: MarketData,
     pool: Queryable,
     client: Client,
     data: str | bytes,
     node: tuple[NodeChannel, Principal],
+    rfq: RfqChannel,
 ) -> None:
-    message = _decode(data)
-    if not isinstance(message, Subscribe):
-        market.unsubscribe(client, message.channels)
+    decoded = _decode(data)
+    if not isinstance(decoded, Subscribe):
+        market.unsubscribe(client, decoded.channels)
         return
-    if any(channel.name is ChannelName.NODE for channel in message.channels):
-        await node[0].subscribe(client, node[1].roles)  # docs/delivery.md
-        message = Subscribe(
-            channels=[c for c in message.channels if c.name is not ChannelName.NODE]
-        )
-        if not message.channels:
-            return
+    message = await _own_channels(decoded, client, node, rfq, pool)
+    if message is None:
+        return
     for channel in message.channels:
         if channel.name in MARKET_CHANNELS:
             assert channel.commodity is not None
@@ -105,8 +118,9 @@ async def _handle(
 @routes.route(
     "GET",
     "/v1/ws",
-    summary="WebSocket: book, trades, ticker, candles, heartbeat, your own order updates and,"
-    " for a node, its delivery tasks (protocol in docs/market-data.md and docs/delivery.md)",
+    summary="WebSocket: book, trades, ticker, candles, heartbeat, your own order updates,"
+    " RFQs open to you and your quotes (rfqs) and, for a node, its delivery tasks (protocol in"
+    " docs/market-data.md, docs/negotiation.md and docs/delivery.md)",
     status=101,
     roles=ANY_PARTICIPANT,
     errors=[400],  # WEBSOCKET_REQUIRED: a plain GET without the upgrade headers
@@ -128,7 +142,7 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
             try:
                 _spend(limits, caller.participant_id)
                 await node[0].seen(client, caller.roles)
-                await _handle(market, pool, client, frame.data, node)
+                await _handle(market, pool, client, frame.data, node, ctx.app[RFQ_CHANNEL])
             except _Refused as refused:
                 client.send(encode(ErrorMessage(code=refused.code, message=refused.message)))
             except ApiError as refused:

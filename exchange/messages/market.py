@@ -127,6 +127,7 @@ class ChannelName(enum.StrEnum):
     HEARTBEAT = "heartbeat"
     USER = "user"
     NODE = "node"  # a node's delivery tasks (docs/delivery.md)
+    RFQS = "rfqs"  # RFQs open to the subscriber or its own, and their quotes (docs/negotiation.md)
 
 
 MARKET_CHANNELS = frozenset(

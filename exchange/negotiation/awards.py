@@ -20,6 +20,7 @@ from exchange.messages.contracts import Contract
 from exchange.messages.rfqs import QuoteStatus
 from exchange.negotiation.quotes import quote_status
 from exchange.negotiation.rfqs import Viewer, unprocessable, visible
+from exchange.negotiation.suspension import check_suppliers_active
 from exchange.reference import CommoditySpec
 
 # the buyer may still award this long after closing; after it the RFQ has expired
@@ -28,6 +29,8 @@ _LIVE = (QuoteStatus.SUBMITTED, QuoteStatus.REVISED)
 
 
 def _check_rfq(rfq: asyncpg.Record, now: datetime) -> None:
+    if rfq["status"] == "expired":
+        raise ConflictError("the RFQ expired: its award grace has passed", code="RFQ_EXPIRED")
     if rfq["status"] != "open":
         raise ConflictError(f"the RFQ is {rfq['status']}", code="RFQ_NOT_OPEN")
     if now > rfq["closes_at"] + AWARD_GRACE:
@@ -67,6 +70,7 @@ async def award(
     rows = await conn.fetch("SELECT * FROM quotes WHERE rfq_id = $1 ORDER BY id FOR UPDATE", rfq_id)
     by_id = {row["id"]: row for row in rows}
     chosen = [(_check_line(rfq, by_id.get(q), lots, now), lots) for q, lots in lines]
+    await check_suppliers_active(conn, [quote["supplier_id"] for quote, _ in chosen])
     made = []
     for quote, lots in chosen:
         award_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('rfq_awards', 'id'))")
