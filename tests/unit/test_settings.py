@@ -41,6 +41,7 @@ def test_every_variable_is_read():
         "EXCHANGE_NODE_SILENCE_SECONDS": "30",
         "EXCHANGE_DELIVERY_SWEEP_SECONDS": "0",
         "EXCHANGE_OUTCOME_SWEEP_SECONDS": "2.5",
+        "EXCHANGE_RFQ_SWEEP_SECONDS": "0.25",
     }
 
     settings = load_settings(env)
