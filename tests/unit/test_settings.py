@@ -73,6 +73,7 @@ def test_every_variable_is_read():
         node_silence_seconds=30,
         delivery_sweep_seconds=0.0,
         outcome_sweep_seconds=2.5,
+        rfq_sweep_seconds=0.25,
     )
     # every setting was read from its variable: none kept its default
     assert [
