@@ -83,26 +83,28 @@ async def quotes_of(api: Api, rfq_id: int) -> dict[int, str]:
 
 
 async def test_an_auto_rfq_is_awarded_at_closing_by_landed_cost_then_time(
-    desk, clock, operator, center
+    desk, clock, operator, center, db
 ):
     await lanes(operator, desk)
     east, west = desk["regions"][1], desk["regions"][2]
     rfq = await create(desk["buyer_api"], closing_soon(desk, clock, award="auto"))
     # a: lowest price, dearest freight (130 landed); b: 114 landed; c: 114 landed, later
-    by_a = await quote(desk["a_api"], rfq["id"], quote_body(desk, clock, price="100.00",
-                       quantity="60", origin_region=east))  # fmt: skip
-    by_b = await quote(desk["b_api"], rfq["id"], quote_body(desk, clock, price="110.00",
-                       quantity="45", origin_region=west))  # fmt: skip
+    offer = {"quantity": "60", "origin_region": west, "price": "110.00"}
+    far = offer | {"price": "100.00", "origin_region": east}
+    by_a = await quote(desk["a_api"], rfq["id"], quote_body(desk, clock, **far))
+    by_b = await quote(desk["b_api"], rfq["id"], quote_body(desk, clock, **offer))
     clock.advance(timedelta(minutes=1))
-    by_c = await quote(desk["c_api"], rfq["id"], quote_body(desk, clock, price="110.00",
-                       quantity="45", origin_region=west))  # fmt: skip
+    by_c = await quote(desk["c_api"], rfq["id"], quote_body(desk, clock, **offer))
     before = await sweep(center)  # not closed yet: nothing to do
     clock.advance(timedelta(hours=1))
     report = await sweep(center)
     again = await sweep(center)
     shown = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}")
     statuses = await quotes_of(desk["buyer_api"], rfq["id"])
-    contracts = await desk["buyer_api"].get("/v1/contracts", commodity=desk["code"], limit="500")
+    made = await db.fetch(
+        "SELECT quote_id, quantity_lots, contract_id FROM rfq_awards WHERE rfq_id = $1 ORDER BY id",
+        rfq["id"],
+    )
 
     assert rfq["award"] == "auto"
     assert rfq["id"] not in before.awarded + before.expired
@@ -110,14 +112,17 @@ async def test_an_auto_rfq_is_awarded_at_closing_by_landed_cost_then_time(
     assert report.failed == []
     assert rfq["id"] not in again.awarded + again.expired + again.failed
     assert shown.body["status"] == "awarded"
-    # b and c land at 114 (b first), a at 130 gets the 10 left: at least the minimum of 10
-    assert statuses == {by_a["id"]: "awarded", by_b["id"]: "awarded", by_c["id"]: "awarded"}
-    from_rfq = {
-        c["terms"]["seller"]["participant_id"]: c["terms"]["quantity"]
-        for c in contracts.body["data"] if c["source"] == "rfq"
-    }  # fmt: skip
-    assert from_rfq == {desk["b"]["id"]: "45.000000", desk["c"]["id"]: "45.000000",
-                        desk["a"]["id"]: "10.000000"}  # fmt: skip
+    # b and c land at 114: b came first and gets all it offers, c the 40 left; a (130) none
+    assert [(m["quote_id"], m["quantity_lots"]) for m in made] == [
+        (by_b["id"], 60), (by_c["id"], 40)
+    ]  # fmt: skip
+    assert statuses == {by_a["id"]: "declined", by_b["id"]: "awarded", by_c["id"]: "awarded"}
+    for line, seller in zip(made, [desk["b"]["id"], desk["c"]["id"]], strict=True):
+        reply = await desk["buyer_api"].get(f"/v1/contracts/{line['contract_id']}")
+        assert reply.status == 200, reply.body
+        contract = reply.body["contract"]
+        assert (contract["source"], contract["seller_id"]) == ("rfq", seller)
+        assert contract["terms"]["unit_price"] == "110.00"
 
 
 async def test_auto_award_passes_over_lapsed_withdrawn_and_suspended_suppliers(
@@ -275,7 +280,7 @@ async def test_the_rfqs_channel_tells_suppliers_and_buyers_after_commit(
     assert lone["id"] != desk["a"]["id"]
 
 
-async def test_the_rfqs_channel_tells_of_expiry_and_auto_award(desk, clock, center):
+async def test_the_rfqs_channel_tells_of_expiry_and_lapsed_quotes(desk, clock, center):
     rfq = await create(desk["buyer_api"], closing_soon(desk, clock))
     valid = (clock.now() + timedelta(days=5)).isoformat()
     by_c = await quote(desk["c_api"], rfq["id"], quote_body(desk, clock, valid_until=valid))
