@@ -52,6 +52,8 @@ from exchange.appkeys import (
     OPENAPI,
     OUTCOMES,
     PAYOUTS,
+    RFQ_CHANNEL,
+    RFQ_CLOSING,
     ROUTING,
     RUNTIME,
     SETTINGS,
@@ -71,6 +73,8 @@ from exchange.delivery.outcomes import OutcomeSweep
 from exchange.delivery.routing import RoutingSweep
 from exchange.market.wiring import install_market_data, market_data_lifespan
 from exchange.metrics import Metrics
+from exchange.negotiation.channel import RfqChannel
+from exchange.negotiation.closing import RfqClosing
 from exchange.orders.books import Books
 from exchange.participants import ensure_bootstrap_operator
 from exchange.payments.deadlines import DeadlineSweep
@@ -184,6 +188,7 @@ async def _books(app: web.Application) -> AsyncIterator[None]:
 _deadlines = background(DEADLINES, lambda s: s.payment_sweep_seconds, "deadline-sweep")
 _routing = background(ROUTING, lambda s: s.delivery_sweep_seconds, "routing-sweep")
 _outcomes = background(OUTCOMES, lambda s: s.outcome_sweep_seconds, "outcome-sweep")
+_rfq_closing = background(RFQ_CLOSING, lambda s: s.rfq_sweep_seconds, "rfq-closing-sweep")
 
 
 async def _payouts(app: web.Application) -> AsyncIterator[None]:
@@ -232,7 +237,8 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
 
     async def boot() -> None:
         for stage in (
-            _database, market_data_lifespan, _books, _deadlines, _routing, _outcomes, _payouts,
+            _database, market_data_lifespan, _books, _deadlines, _routing, _outcomes,
+            _rfq_closing, _payouts,
         ):  # fmt: skip
             await _enter(stages, stage, app)
         app[LIFECYCLE].started = True
@@ -288,6 +294,9 @@ def create_app(
     )
     app[ROUTING] = RoutingSweep(app[CLOCK], rules, app[MARKET])
     app[OUTCOMES] = OutcomeSweep(app[CLOCK], app[MARKET])
+    app[RFQ_CHANNEL] = RfqChannel(app[MARKET], app[CLOCK])
+    runtime = app[RUNTIME]
+    app[RFQ_CLOSING] = RfqClosing(app[CLOCK], app[RFQ_CHANNEL], lambda: runtime.signer)
     own_bank = _bank_of(settings) if bank is None else None
     app[PAYOUTS] = Payouts(
         bank or own_bank, app[MARKET], app[CLOCK], settings.bank_account_prefix,

@@ -17,6 +17,8 @@ from exchange.delivery.outcomes import OutcomeSweep
 from exchange.delivery.routing import RoutingSweep
 from exchange.market.data import MarketData
 from exchange.metrics import Metrics
+from exchange.negotiation.channel import RfqChannel
+from exchange.negotiation.closing import RfqClosing
 from exchange.orders.books import Books
 from exchange.payments.deadlines import DeadlineSweep
 from exchange.payments.payouts import Payouts
@@ -59,6 +61,8 @@ BOOT = web.AppKey("boot", asyncio.Task)  # start-up: database, market data, book
 DEADLINES = web.AppKey("deadlines", DeadlineSweep)  # payment reminders and defaults
 ROUTING = web.AppKey("routing", RoutingSweep)  # delivery tasks made and routed to nodes
 OUTCOMES = web.AppKey("outcomes", OutcomeSweep)  # auto-acceptance, pro rata on silence
+RFQ_CHANNEL = web.AppKey("rfq_channel", RfqChannel)  # the rfqs WebSocket channel
+RFQ_CLOSING = web.AppKey("rfq_closing", RfqClosing)  # auto-award and expiry of RFQs
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -50,6 +50,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # the outcome sweep (docs/delivery.md): auto-acceptance past the claim window, pro rata
     # for a short delivery left without a choice (0: not in this process)
     outcome_sweep_seconds: float = 1.0
+    # the RFQ closing sweep (docs/negotiation.md): auto-award and expiry (0: not in this process)
+    rfq_sweep_seconds: float = 1.0
 
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -81,6 +83,7 @@ _VARIABLES: dict[str, str] = {
     "EXCHANGE_NODE_SILENCE_SECONDS": "node_silence_seconds",
     "EXCHANGE_DELIVERY_SWEEP_SECONDS": "delivery_sweep_seconds",
     "EXCHANGE_OUTCOME_SWEEP_SECONDS": "outcome_sweep_seconds",
+    "EXCHANGE_RFQ_SWEEP_SECONDS": "rfq_sweep_seconds",
 }
 
 
@@ -147,7 +150,7 @@ def _parse(field: str, raw: str) -> object:
         return raw.rstrip("/") if field == "bank_url" else raw
     if field in (
         "shutdown_timeout", "payment_sweep_seconds", "delivery_sweep_seconds",
-        "outcome_sweep_seconds",
+        "outcome_sweep_seconds", "rfq_sweep_seconds",
     ):  # fmt: skip
         return _parse_seconds(raw)
     if field == "data_dir":

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from exchange.api.endpoint import Context, Owned, Routes
-from exchange.appkeys import CLOCK
+from exchange.appkeys import CLOCK, RFQ_CHANNEL
 from exchange.idempotency import Idempotency
 from exchange.messages.common import Page
 from exchange.messages.participants import Role
@@ -22,6 +22,7 @@ from exchange.messages.rfqs import (
 )
 from exchange.negotiation import awards, comparison, quotes, rfqs
 from exchange.negotiation.listings import lots, spec_by_code, spec_by_id, ticks
+from exchange.negotiation.notices import RfqNotices
 from exchange.pagination import decode_cursor, page_of
 
 routes = Routes("rfqs")
@@ -47,6 +48,7 @@ def _viewer(ctx: Context) -> rfqs.Viewer:
 async def create_rfq(ctx: Context) -> Rfq:
     body: CreateRfq = ctx.body
     now = ctx.app[CLOCK].now()
+    notices = RfqNotices()
     async with ctx.transaction() as conn:
         spec = await spec_by_code(conn, body.commodity)
         new = rfqs.NewRfq(
@@ -56,10 +58,14 @@ async def create_rfq(ctx: Context) -> Rfq:
             max_price=None if body.max_price is None else ticks(spec, body.max_price),
             region=body.region, window=(body.delivery_earliest, body.delivery_latest),
             closes_at=body.closes_at, invited=body.invited, specification=body.specification,
+            award=body.award,
         )  # fmt: skip
         row = await rfqs.create(conn, new, now)
         await ctx.audit(conn, "rfq.create", f"rfq:{row['id']}")
-        return await ctx.remember(conn, await rfqs.view(conn, row, _viewer(ctx), now))
+        await notices.rfq_changed(conn, row, "created", now)
+        answer = await ctx.remember(conn, await rfqs.view(conn, row, _viewer(ctx), now))
+    notices.publish(ctx.app[RFQ_CHANNEL])  # committed: now tell them
+    return answer
 
 
 @routes.route(
@@ -114,10 +120,14 @@ async def get_rfq(ctx: Context) -> Rfq:
 )
 async def cancel_rfq(ctx: Context) -> Rfq:
     now = ctx.app[CLOCK].now()
+    notices = RfqNotices()
     async with ctx.transaction() as conn:
         row = await rfqs.cancel(conn, ctx.int_param("rfq_id"), ctx.caller.participant_id, now)
         await ctx.audit(conn, "rfq.cancel", f"rfq:{row['id']}")
-        return await rfqs.view(conn, row, _viewer(ctx), now)
+        await notices.rfq_changed(conn, row, "cancelled", now)
+        answer = await rfqs.view(conn, row, _viewer(ctx), now)
+    notices.publish(ctx.app[RFQ_CHANNEL])
+    return answer
 
 
 @routes.route(
@@ -136,6 +146,7 @@ async def cancel_rfq(ctx: Context) -> Rfq:
 async def submit_quote(ctx: Context) -> Quote:
     body: SubmitQuote = ctx.body
     now = ctx.app[CLOCK].now()
+    notices = RfqNotices()
     supplier = ctx.caller.participant_id
     async with ctx.transaction() as conn:
         rfq = await rfqs.visible(conn, ctx.int_param("rfq_id"), _viewer(ctx))
@@ -146,7 +157,10 @@ async def submit_quote(ctx: Context) -> Quote:
         )  # fmt: skip
         row = await quotes.submit(conn, rfq["id"], supplier, spec, offer, now)
         await ctx.audit(conn, "quote.submit", f"quote:{row['id']}", {"rfq_id": rfq["id"]})
-        return await ctx.remember(conn, await quotes.view(conn, row, spec, now))
+        await notices.quote_changed(conn, row, rfq, spec, now)
+        answer = await ctx.remember(conn, await quotes.view(conn, row, spec, now))
+    notices.publish(ctx.app[RFQ_CHANNEL])
+    return answer
 
 
 @routes.route(
@@ -183,6 +197,7 @@ async def list_quotes(ctx: Context) -> list[Quote]:
 async def revise_quote(ctx: Context) -> Quote:
     body: ReviseQuote = ctx.body
     now = ctx.app[CLOCK].now()
+    notices = RfqNotices()
     supplier = ctx.caller.participant_id
     async with ctx.transaction() as conn:
         quote = await quotes.owned(conn, ctx.int_param("quote_id"), supplier)
@@ -198,7 +213,10 @@ async def revise_quote(ctx: Context) -> Quote:
         }
         row = await quotes.revise(conn, quote["id"], supplier, spec, changes, now)
         await ctx.audit(conn, "quote.revise", f"quote:{row['id']}", {"revision": row["revision"]})
-        return await quotes.view(conn, row, spec, now)
+        await notices.quote_changed(conn, row, None, spec, now)
+        answer = await quotes.view(conn, row, spec, now)
+    notices.publish(ctx.app[RFQ_CHANNEL])
+    return answer
 
 
 @routes.route(
@@ -212,12 +230,16 @@ async def revise_quote(ctx: Context) -> Quote:
 )
 async def withdraw_quote(ctx: Context) -> Quote:
     now = ctx.app[CLOCK].now()
+    notices = RfqNotices()
     supplier = ctx.caller.participant_id
     async with ctx.transaction() as conn:
         row = await quotes.withdraw(conn, ctx.int_param("quote_id"), supplier, now)
         spec = await quotes.spec_of(conn, row["rfq_id"])
         await ctx.audit(conn, "quote.withdraw", f"quote:{row['id']}")
-        return await quotes.view(conn, row, spec, now)
+        await notices.quote_changed(conn, row, None, spec, now)
+        answer = await quotes.view(conn, row, spec, now)
+    notices.publish(ctx.app[RFQ_CHANNEL])
+    return answer
 
 
 @routes.route(
@@ -255,6 +277,7 @@ async def compare_quotes(ctx: Context) -> Comparison:
 async def award_rfq(ctx: Context) -> Awarded:
     body: AwardRfq = ctx.body
     now = ctx.app[CLOCK].now()
+    notices = RfqNotices()
     buyer = rfqs.Viewer(ctx.caller.participant_id, supplier=False)
     async with ctx.transaction() as conn:
         rfq = await rfqs.visible(conn, ctx.int_param("rfq_id"), buyer)
@@ -265,6 +288,8 @@ async def award_rfq(ctx: Context) -> Awarded:
         )
         await ctx.audit(conn, "rfq.award", f"rfq:{row['id']}",
                         {"awards": [a for a, _, _, _ in made]})  # fmt: skip
+        contracts = [contract for *_, contract in made]
+        await notices.rfq_awarded(conn, row, spec, now, contracts)
         answer = Awarded(
             rfq=await rfqs.view(conn, row, buyer, now),
             awards=[
@@ -273,4 +298,6 @@ async def award_rfq(ctx: Context) -> Awarded:
                 for award_id, quote, n, contract in made
             ],
         )  # fmt: skip
-        return await ctx.remember(conn, answer)
+        await ctx.remember(conn, answer)
+    notices.publish(ctx.app[RFQ_CHANNEL])
+    return answer

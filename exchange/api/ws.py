@@ -6,12 +6,14 @@ so an unknown key is a 401 and a suspended participant a 403). Protocol: docs/ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 import msgspec
 from aiohttp import WSMsgType, web
 
 from exchange.api.endpoint import ANY_PARTICIPANT, Context, Routes
-from exchange.appkeys import CLOCK, LIMITER, MARKET
+from exchange.appkeys import CLOCK, LIMITER, MARKET, RFQ_CHANNEL
 from exchange.auth import Principal
 from exchange.clock import Clock
 from exchange.db import Queryable
@@ -29,6 +31,7 @@ from exchange.messages.market import (
     Subscribe,
 )
 from exchange.negotiation import feed
+from exchange.negotiation.channel import RfqChannel
 from exchange.ratelimit import RateLimiter
 from exchange.reference import CommoditySpec
 
@@ -83,20 +86,41 @@ async def _specs(
     return specs
 
 
+@dataclass(frozen=True, slots=True)
+class _Own:
+    """What a socket's own channels need: the node and rfqs channels, its caller, the clock."""
+
+    node: NodeChannel
+    rfq: RfqChannel
+    caller: Principal
+    clock: Clock
+
+
+async def _own_channels(
+    message: Subscribe, client: Client, own: _Own, pool: Queryable
+) -> list[Channel]:
+    """Subscribe `node` (docs/delivery.md) and `rfqs` (docs/negotiation.md), which read their
+    own snapshots; the channels left."""
+    names = {channel.name for channel in message.channels}
+    if ChannelName.NODE in names:
+        await own.node.subscribe(client, own.caller.roles)
+    if ChannelName.RFQS in names:
+        await own.rfq.subscribe(client, own.caller.roles, pool)
+    return [c for c in message.channels if c.name not in (ChannelName.NODE, ChannelName.RFQS)]
+
+
 async def _handle(
     market: MarketData,
     pool: asyncpg.Pool,
     client: Client,
     data: str | bytes,
-    node: tuple[NodeChannel, Principal, Clock],
+    own: _Own,
 ) -> None:
-    message = _decode(data)
-    if not isinstance(message, Subscribe):
-        market.unsubscribe(client, message.channels)
+    decoded = _decode(data)
+    if not isinstance(decoded, Subscribe):
+        market.unsubscribe(client, decoded.channels)
         return
-    if any(channel.name is ChannelName.NODE for channel in message.channels):
-        await node[0].subscribe(client, node[1].roles)  # docs/delivery.md
-    channels = [c for c in message.channels if c.name is not ChannelName.NODE]
+    channels = await _own_channels(decoded, client, own, pool)
     if not channels:
         return
     specs = await _specs(market, pool, channels)
@@ -107,7 +131,7 @@ async def _handle(
         )
     for channel in channels:
         if channel.name is ChannelName.LISTINGS:  # docs/negotiation.md
-            await feed.subscribe(market, pool, node[2], client, specs[channel.commodity or ""])
+            await feed.subscribe(market, pool, own.clock, client, specs[channel.commodity or ""])
     rest = [c for c in channels if c.name is not ChannelName.LISTINGS]
     if not rest:
         return
@@ -122,8 +146,9 @@ async def _handle(
 @routes.route(
     "GET",
     "/v1/ws",
-    summary="WebSocket: book, trades, ticker, candles, heartbeat, your own order updates and,"
-    " for a node, its delivery tasks (protocol in docs/market-data.md and docs/delivery.md)",
+    summary="WebSocket: book, trades, ticker, candles, heartbeat, your own order updates,"
+    " RFQs open to you and your quotes (rfqs) and, for a node, its delivery tasks (protocol in"
+    " docs/market-data.md, docs/negotiation.md and docs/delivery.md)",
     status=101,
     roles=ANY_PARTICIPANT,
     errors=[400],  # WEBSOCKET_REQUIRED: a plain GET without the upgrade headers
@@ -136,16 +161,17 @@ async def websocket(ctx: Context) -> web.WebSocketResponse:
     market, pool = ctx.app[MARKET], ctx.runtime.pool
     caller, limits = ctx.caller, ctx.app[LIMITER].participants
     client = market.connect(ws, ctx.request.transport, caller.participant_id, caller.key_id)
-    node = NodeChannel(market, pool, ctx.app[CLOCK]), caller, ctx.app[CLOCK]
+    clock = ctx.app[CLOCK]
+    own = _Own(NodeChannel(market, pool, clock), ctx.app[RFQ_CHANNEL], caller, clock)
     try:
-        await node[0].seen(client, caller.roles)  # a node's socket: it is alive
+        await own.node.seen(client, caller.roles)  # a node's socket: it is alive
         async for frame in ws:
             if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or client.closing:
                 continue  # a closing client's requests are read and dropped, never answered
             try:
                 _spend(limits, caller.participant_id)
-                await node[0].seen(client, caller.roles)
-                await _handle(market, pool, client, frame.data, node)
+                await own.node.seen(client, caller.roles)
+                await _handle(market, pool, client, frame.data, own)
             except _Refused as refused:
                 client.send(encode(ErrorMessage(code=refused.code, message=refused.message)))
             except ApiError as refused:

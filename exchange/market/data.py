@@ -352,7 +352,7 @@ class MarketData:
 
     @staticmethod
     def channel_key(client: Client, channel: Channel) -> ChannelKey:
-        if channel.name in (ChannelName.USER, ChannelName.NODE):
+        if channel.name in (ChannelName.USER, ChannelName.NODE, ChannelName.RFQS):
             return (channel.name, client.participant_id)  # only ever one's own
         return (channel.name, channel.commodity)
 

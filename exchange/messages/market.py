@@ -128,6 +128,7 @@ class ChannelName(enum.StrEnum):
     USER = "user"
     NODE = "node"  # a node's delivery tasks (docs/delivery.md)
     LISTINGS = "listings"  # a commodity's named listings (docs/negotiation.md)
+    RFQS = "rfqs"  # RFQs open to the subscriber or its own, and their quotes (docs/negotiation.md)
 
 
 MARKET_CHANNELS = frozenset(
@@ -146,7 +147,7 @@ class Channel(Struct, frozen=True, kw_only=True, omit_defaults=True):
         if (self.name in COMMODITY_CHANNELS) != (self.commodity is not None):
             raise ValueError(
                 "commodity is required for book, trades, ticker, candles and listings, and not"
-                " allowed for heartbeat, user and node"
+                " allowed for heartbeat, user, node and rfqs"
             )
 
 

@@ -29,6 +29,12 @@ class RfqStatus(enum.StrEnum):
     CANCELLED = "cancelled"  # by its buyer
     AWARDED = "awarded"  # its whole quantity was awarded
     PARTIALLY_AWARDED = "partially_awarded"  # awarded, for less than its quantity
+    EXPIRED = "expired"  # nobody awarded it: no acceptable quote (auto), or the grace passed
+
+
+class RfqAward(enum.StrEnum):
+    MANUAL = "manual"  # the buyer awards (POST /v1/rfqs/{id}/award)
+    AUTO = "auto"  # the center awards at closing, by landed cost, then time of quote
 
 
 class QuoteStatus(enum.StrEnum):
@@ -49,6 +55,7 @@ def _aware(moment: datetime | None, field: str) -> None:
 class CreateRfq(Struct, frozen=True, kw_only=True):
     commodity: Code
     mode: RfqMode = RfqMode.OPEN
+    award: RfqAward = RfqAward.MANUAL
     quantity: DecimalText
     min_quantity: DecimalText  # the least one supplier's quote may offer (whole lots)
     max_price: DecimalText | None = None  # no quote above this unit price
@@ -70,6 +77,7 @@ class Rfq(Struct, frozen=True, kw_only=True):
     commodity: str
     buyer_id: int
     mode: RfqMode
+    award: RfqAward
     status: RfqStatus
     quantity: str
     min_quantity: str

@@ -21,6 +21,7 @@ from exchange.messages.rfqs import QuoteStatus
 from exchange.negotiation import rounds
 from exchange.negotiation.quotes import quote_status
 from exchange.negotiation.rfqs import Viewer, unprocessable, visible
+from exchange.negotiation.suspension import check_suppliers_active
 from exchange.reference import CommoditySpec
 
 # the buyer may still award this long after closing; after it the RFQ has expired
@@ -29,6 +30,8 @@ _LIVE = (QuoteStatus.SUBMITTED, QuoteStatus.COUNTERED, QuoteStatus.REVISED)
 
 
 def _check_rfq(rfq: asyncpg.Record, now: datetime) -> None:
+    if rfq["status"] == "expired":
+        raise ConflictError("the RFQ expired: its award grace has passed", code="RFQ_EXPIRED")
     if rfq["status"] != "open":
         raise ConflictError(f"the RFQ is {rfq['status']}", code="RFQ_NOT_OPEN")
     if now > rfq["closes_at"] + AWARD_GRACE:
@@ -44,8 +47,6 @@ def _check_line(rfq: asyncpg.Record, quote: asyncpg.Record | None, lots: int,
         raise ConflictError(f"quote {quote['id']} was withdrawn", code="QUOTE_WITHDRAWN")
     if status not in _LIVE:
         raise ConflictError(f"quote {quote['id']} is {status}", code="QUOTE_NOT_LIVE")
-    if quote["supplier_status"] != "active":  # a suspended supplier makes no contracts
-        raise ConflictError(f"quote {quote['id']}'s supplier is suspended", code="QUOTE_NOT_LIVE")
     if lots > quote["quantity_lots"]:
         raise unprocessable("awards", f"more than quote {quote['id']} offers",
                             "ABOVE_QUOTE_QUANTITY")  # fmt: skip
@@ -68,13 +69,12 @@ async def award(
     if total > rfq["quantity_lots"]:
         raise unprocessable("awards", "more than the RFQ asks for", "ABOVE_RFQ_QUANTITY")
     rows = await conn.fetch(
-        """SELECT q.*, p.status AS supplier_status
-             FROM quotes q JOIN participants p ON p.id = q.supplier_id
-            WHERE q.rfq_id = $1 ORDER BY q.id FOR UPDATE OF q""",
+        "SELECT * FROM quotes WHERE rfq_id = $1 ORDER BY id FOR UPDATE",
         rfq_id,
     )
     by_id = {row["id"]: row for row in rows}
     chosen = [(_check_line(rfq, by_id.get(q), lots, now), lots) for q, lots in lines]
+    await check_suppliers_active(conn, [quote["supplier_id"] for quote, _ in chosen])
     made = []
     for quote, lots in chosen:
         award_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('rfq_awards', 'id'))")

@@ -14,13 +14,13 @@ import asyncpg
 from exchange.bounds import BIGINT_MAX, check_bigint, check_date, check_time
 from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError, UnprocessableError
-from exchange.messages.rfqs import Rfq, RfqMode, RfqStatus
+from exchange.messages.rfqs import Rfq, RfqAward, RfqMode, RfqStatus
 from exchange.negotiation.listings import check_region, spec_by_id
 from exchange.reference import CommoditySpec
 
 COLUMNS = """r.id, r.commodity_id, r.buyer_id, r.mode, r.quantity_lots, r.min_quote_lots,
     r.max_price_ticks, r.region, r.delivery_earliest, r.delivery_latest, r.closes_at,
-    r.specification, r.invited_only, r.status, r.created_at, r.updated_at"""
+    r.specification, r.invited_only, r.status, r.created_at, r.updated_at, r.award"""
 # the RFQs a participant ($1) may see: its own, and those open to it as a supplier ($2)
 VISIBLE = """(r.buyer_id = $1 OR ($2 AND (NOT r.invited_only OR EXISTS (
     SELECT 1 FROM rfq_invitations i WHERE i.rfq_id = r.id AND i.supplier_id = $1))))"""
@@ -41,6 +41,7 @@ class NewRfq:
     closes_at: datetime
     invited: list[int] | None
     specification: str
+    award: RfqAward = RfqAward.MANUAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +94,12 @@ async def create(conn: Conn, new: NewRfq, now: datetime) -> asyncpg.Record:
     rfq_id = await conn.fetchval(
         """INSERT INTO rfqs (commodity_id, buyer_id, mode, quantity_lots, min_quote_lots,
                max_price_ticks, region, delivery_earliest, delivery_latest, closes_at,
-               specification, invited_only, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id""",
+               specification, invited_only, created_at, updated_at, award)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
+           RETURNING id""",
         new.spec.id, new.buyer_id, str(new.mode), new.quantity, new.min_quote, new.max_price,
         new.region, new.window[0], new.window[1], new.closes_at, new.specification,
-        bool(new.invited), now,
+        bool(new.invited), now, str(new.award),
     )  # fmt: skip
     if new.invited:
         await conn.execute(
@@ -137,7 +139,8 @@ async def view(conn: Queryable, row: asyncpg.Record, viewer: Viewer, now: dateti
     maximum = row["max_price_ticks"]
     return Rfq(
         id=row["id"], commodity=spec.code, buyer_id=row["buyer_id"], mode=RfqMode(row["mode"]),
-        status=status_of(row, now), quantity=spec.quantity_text(row["quantity_lots"]),
+        award=RfqAward(row["award"]), status=status_of(row, now),
+        quantity=spec.quantity_text(row["quantity_lots"]),
         min_quantity=spec.quantity_text(row["min_quote_lots"]),
         max_price=None if maximum is None else spec.price_text(maximum),
         currency=spec.currency, region=row["region"],

@@ -259,7 +259,7 @@ async def test_a_suspended_suppliers_quote_cannot_be_awarded_until_it_is_reactiv
     assert (await operator.post(f"/v1/participants/{supplier['id']}/reactivate")).status == 200
     once_active = await award(desk["buyer_api"], rfq["id"], [(mine["id"], "50")])
 
-    refused(while_suspended, 409, "QUOTE_NOT_LIVE")
+    refused(while_suspended, 409, "SUPPLIER_SUSPENDED")
     assert after == before
     assert once_active.status == 201, once_active.body
     assert once_active.body["awards"][0]["contract"]["seller_id"] == supplier["id"]

@@ -41,6 +41,7 @@ def test_every_variable_is_read():
         "EXCHANGE_NODE_SILENCE_SECONDS": "30",
         "EXCHANGE_DELIVERY_SWEEP_SECONDS": "0",
         "EXCHANGE_OUTCOME_SWEEP_SECONDS": "2.5",
+        "EXCHANGE_RFQ_SWEEP_SECONDS": "0.25",
     }
 
     settings = load_settings(env)
@@ -72,6 +73,7 @@ def test_every_variable_is_read():
         node_silence_seconds=30,
         delivery_sweep_seconds=0.0,
         outcome_sweep_seconds=2.5,
+        rfq_sweep_seconds=0.25,
     )
     # every setting was read from its variable: none kept its default
     assert [

@@ -1,0 +1,156 @@
+"""The RFQ closing sweep (docs/negotiation.md, "Closing, auto-award and the rfqs channel").
+
+`run_once` looks, at the clock's time, at the open RFQs that are due: an `auto` RFQ whose
+closing time has come, and any RFQ whose award grace (`awards.AWARD_GRACE`) has passed. Each is
+settled in a transaction of its own, its row taken `FOR UPDATE SKIP LOCKED` (one that a buyer's
+award or another center's sweep holds is left for the next run):
+
+- an `auto` RFQ within its grace is awarded by `autoaward.allocate` over its live quotes of
+  active suppliers, through `awards.award` (the manual award's code, on the buyer's behalf);
+- otherwise, or without an acceptable quote, it becomes `expired` and its live quotes `lapsed`.
+
+A failure on one RFQ is logged and does not stop the others; a settled RFQ is no longer open,
+so running the sweep again changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+import structlog
+
+from exchange.audit import audit
+from exchange.clock import Clock
+from exchange.contracts.signing import Signer
+from exchange.db import Conn
+from exchange.db.health import database_unavailable
+from exchange.negotiation import awards, rfqs
+from exchange.negotiation.autoaward import Candidate, allocate
+from exchange.negotiation.channel import RfqChannel
+from exchange.negotiation.landed import LaneRate, landed
+from exchange.negotiation.listings import spec_by_id
+from exchange.negotiation.notices import RfqNotices
+from exchange.negotiation.quotes import quote_status
+from exchange.reference import CommoditySpec
+
+log = structlog.get_logger("exchange.negotiation.closing")
+BATCH = 200  # RFQs settled per run; a backlog beyond that waits for the next run
+
+_DUE = """SELECT id FROM rfqs
+ WHERE status = 'open' AND ((award = 'auto' AND closes_at <= $1) OR closes_at + $2 < $1)
+ ORDER BY closes_at, id LIMIT $3"""
+_LOCK = f"SELECT {rfqs.COLUMNS} FROM rfqs r WHERE r.id = $1 AND r.status = 'open'" \
+    " FOR UPDATE SKIP LOCKED"  # fmt: skip
+_ROW = f"SELECT {rfqs.COLUMNS} FROM rfqs r WHERE r.id = $1"
+# quotes of active suppliers, in the order they came in (or were last revised)
+_QUOTES = """SELECT q.* FROM quotes q JOIN participants p ON p.id = q.supplier_id
+ WHERE q.rfq_id = $1 AND p.status = 'active' ORDER BY q.updated_at, q.id"""
+_LANES = """SELECT n.code, l.rate_minor, l.transit_days
+  FROM lanes l JOIN nodes n ON n.id = l.node_id
+ WHERE l.commodity_id = $1 AND l.origin_region = $2 AND l.destination_region = $3
+   AND n.status = 'active'"""
+# every quote still in play; decided and withdrawn ones keep their status
+_LAPSE = """UPDATE quotes SET status = 'lapsed', updated_at = $2
+ WHERE rfq_id = $1 AND status NOT IN ('withdrawn', 'awarded', 'declined', 'lapsed')
+ RETURNING *"""
+
+
+@dataclass(slots=True)
+class ClosingReport:
+    """What one run did."""
+
+    awarded: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+    busy: int = 0  # RFQs another transaction held: left for the next run
+    failed: list[int] = field(default_factory=list)  # logged; tried again next run
+
+
+async def candidates(
+    conn: Conn, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime
+) -> list[Candidate]:
+    """The RFQ's live quotes of active suppliers, with their landed cost."""
+    found = []
+    for arrival, row in enumerate(await conn.fetch(_QUOTES, rfq["id"])):
+        if quote_status(row, now) not in awards._LIVE:
+            continue
+        lanes = await conn.fetch(_LANES, spec.id, row["origin_region"], rfq["region"])
+        cost = landed(
+            row["price_ticks"] * spec.tick_size_minor,
+            [LaneRate(r["code"], r["rate_minor"], r["transit_days"]) for r in lanes],
+        )
+        found.append(Candidate(row["id"], cost, arrival, row["quantity_lots"]))  # fmt: skip
+    return found
+
+
+class RfqClosing:
+    """Auto-award and expiry at the clock's time; `run_once` for tests, the app repeats it."""
+
+    def __init__(self, clock: Clock, channel: RfqChannel, signer: Callable[[], Signer]) -> None:
+        self._clock = clock
+        self._channel = channel
+        self._signer = signer  # the center's, once start-up has loaded it
+        self._pool: asyncpg.Pool | None = None
+
+    def attach(self, pool: asyncpg.Pool) -> None:
+        """Sweep this database from now on."""
+        self._pool = pool
+
+    async def run_once(self) -> ClosingReport:
+        """One pass over the RFQs due at the clock's time."""
+        assert self._pool is not None, "attach a pool first"
+        now = self._clock.now()
+        report = ClosingReport()
+        for row in await self._pool.fetch(_DUE, now, awards.AWARD_GRACE, BATCH):
+            try:
+                await self._one(row["id"], now, report)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise
+                # one RFQ's failure (a bug) must not hold up every RFQ after it
+                log.exception("closing an RFQ failed", rfq_id=row["id"])
+                report.failed.append(row["id"])
+        return report
+
+    async def _one(self, rfq_id: int, now: datetime, report: ClosingReport) -> None:
+        assert self._pool is not None
+        notices = RfqNotices()
+        async with self._pool.acquire() as conn, conn.transaction():
+            rfq = await conn.fetchrow(_LOCK, rfq_id)
+            if rfq is None:
+                report.busy += 1
+                return
+            awarded = await self._settle(conn, rfq, now, notices)
+        notices.publish(self._channel)  # committed: now tell them
+        (report.awarded if awarded else report.expired).append(rfq_id)
+
+    async def _settle(
+        self, conn: Conn, rfq: asyncpg.Record, now: datetime, notices: RfqNotices
+    ) -> bool:
+        """Award (True) or expire (False) the locked RFQ."""
+        spec = await spec_by_id(conn, rfq["commodity_id"])
+        within_grace = now <= rfq["closes_at"] + awards.AWARD_GRACE
+        if rfq["award"] == "auto" and within_grace:
+            found = await candidates(conn, rfq, spec, now)
+            lines = allocate(rfq["quantity_lots"], rfq["min_quote_lots"], found)
+            if lines:
+                after, made = await awards.award(
+                    conn, rfq["id"], rfq["buyer_id"], lines, spec, now, self._signer()
+                )
+                await audit(conn, None, "rfq.auto_award", f"rfq:{rfq['id']}",
+                            {"awards": [a for a, _, _, _ in made]})  # fmt: skip
+                await notices.rfq_awarded(conn, after, spec, now, [c for *_, c in made])
+                return True
+        lapsed = await conn.fetch(_LAPSE, rfq["id"], now)
+        await conn.execute(
+            "UPDATE rfqs SET status = 'expired', updated_at = $2 WHERE id = $1", rfq["id"], now
+        )
+        await audit(conn, None, "rfq.expire", f"rfq:{rfq['id']}",
+                    {"lapsed": [row["id"] for row in lapsed]})  # fmt: skip
+        expired = await conn.fetchrow(_ROW, rfq["id"])
+        assert expired is not None  # locked above: RFQs are never deleted
+        await notices.rfq_changed(conn, expired, "expired", now)
+        for row in lapsed:
+            await notices.quote_changed(conn, row, rfq, spec, now)
+        return False
