@@ -26,7 +26,7 @@ from exchange.reference import CommoditySpec
 
 # the buyer may still award this long after closing; after it the RFQ has expired
 AWARD_GRACE = timedelta(hours=24)
-_LIVE = (QuoteStatus.SUBMITTED, QuoteStatus.COUNTERED, QuoteStatus.REVISED)
+LIVE = (QuoteStatus.SUBMITTED, QuoteStatus.COUNTERED, QuoteStatus.REVISED)
 
 
 def _check_rfq(rfq: asyncpg.Record, now: datetime) -> None:
@@ -45,7 +45,7 @@ def _check_line(rfq: asyncpg.Record, quote: asyncpg.Record | None, lots: int,
     status = quote_status(quote, now)
     if status is QuoteStatus.WITHDRAWN:
         raise ConflictError(f"quote {quote['id']} was withdrawn", code="QUOTE_WITHDRAWN")
-    if status not in _LIVE:
+    if status not in LIVE:
         raise ConflictError(f"quote {quote['id']} is {status}", code="QUOTE_NOT_LIVE")
     if lots > quote["quantity_lots"]:
         raise unprocessable("awards", f"more than quote {quote['id']} offers",

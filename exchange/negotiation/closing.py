@@ -52,7 +52,7 @@ _LANES = """SELECT n.code, l.rate_minor, l.transit_days
  WHERE l.commodity_id = $1 AND l.origin_region = $2 AND l.destination_region = $3
    AND n.status = 'active'"""
 # every quote still in play; decided and withdrawn ones keep their status
-_LAPSE = """UPDATE quotes SET status = 'lapsed', updated_at = $2
+_LAPSE = """UPDATE quotes SET status = 'lapsed', pending_counter = NULL, updated_at = $2
  WHERE rfq_id = $1 AND status NOT IN ('withdrawn', 'awarded', 'declined', 'lapsed')
  RETURNING *"""
 
@@ -73,7 +73,7 @@ async def candidates(
     """The RFQ's live quotes of active suppliers, with their landed cost."""
     found = []
     for arrival, row in enumerate(await conn.fetch(_QUOTES, rfq["id"])):
-        if quote_status(row, now) not in awards._LIVE:
+        if quote_status(row, now) not in awards.LIVE:
             continue
         lanes = await conn.fetch(_LANES, spec.id, row["origin_region"], rfq["region"])
         cost = landed(

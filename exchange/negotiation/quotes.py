@@ -33,7 +33,7 @@ class Offer:
 
 
 def quote_status(row: asyncpg.Record, now: datetime) -> QuoteStatus:
-    if row["status"] in ("withdrawn", "awarded", "declined"):
+    if row["status"] in ("withdrawn", "awarded", "declined", "lapsed"):
         return QuoteStatus(row["status"])
     if row["valid_until"] <= now:
         return QuoteStatus.LAPSED

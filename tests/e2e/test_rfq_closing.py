@@ -158,6 +158,10 @@ async def test_an_rfq_nobody_awards_expires_and_its_live_quotes_lapse(desk, cloc
     manual = await create(desk["buyer_api"], closing_soon(desk, clock))
     valid = (clock.now() + timedelta(days=5)).isoformat()
     late = await quote(desk["a_api"], manual["id"], quote_body(desk, clock, valid_until=valid))
+    haggled = await quote(desk["b_api"], manual["id"], quote_body(desk, clock, valid_until=valid))
+    counter = {"price": "90.00", "message": "lower?"}
+    countered = await desk["buyer_api"].post(f"/v1/quotes/{haggled['id']}/counter", counter)
+    assert countered.status == 201, countered.body
     clock.advance(timedelta(hours=1))
     at_closing = await sweep(center)
     manual_at_closing = await desk["buyer_api"].get(f"/v1/rfqs/{manual['id']}")
@@ -167,6 +171,7 @@ async def test_an_rfq_nobody_awards_expires_and_its_live_quotes_lapse(desk, cloc
     auto_after = await desk["buyer_api"].get(f"/v1/rfqs/{auto['id']}")
     manual_after = await desk["a_api"].get(f"/v1/rfqs/{manual['id']}")
     statuses = await quotes_of(desk["a_api"], manual["id"])
+    haggled_after = await desk["buyer_api"].get(f"/v1/quotes/{haggled['id']}")
     refused = await award(desk["buyer_api"], manual["id"], [(late["id"], "50")])
     listed = await desk["buyer_api"].get("/v1/rfqs", include_closed="true", limit="500")
 
@@ -178,6 +183,7 @@ async def test_an_rfq_nobody_awards_expires_and_its_live_quotes_lapse(desk, cloc
     assert auto_after.body["status"] == "expired"
     assert manual_after.body["status"] == "expired"
     assert statuses == {late["id"]: "lapsed"}
+    assert haggled_after.body["status"] == "lapsed"  # its counter died with the RFQ
     assert (refused.status, refused.body["code"]) == (409, "RFQ_EXPIRED")
     shown = {r["id"]: r["status"] for r in listed.body["data"]}
     assert (shown[auto["id"]], shown[manual["id"]]) == ("expired", "expired")
