@@ -3,16 +3,33 @@ or rejects (docs/negotiation.md, "Counters and negotiation history")."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import asyncpg
+
 from exchange.api.endpoint import Context, Owned, Routes
-from exchange.appkeys import CLOCK
+from exchange.appkeys import CLOCK, RFQ_CHANNEL
+from exchange.db import Conn
 from exchange.idempotency import Idempotency
 from exchange.messages.negotiation import AnswerCounter, CounterQuote
 from exchange.messages.participants import Role
 from exchange.messages.rfqs import Quote
 from exchange.negotiation import counters, quotes
 from exchange.negotiation.listings import lots, ticks
+from exchange.negotiation.notices import RfqNotices
+from exchange.reference import CommoditySpec
 
 routes = Routes("rfqs")
+
+
+async def _answer(
+    ctx: Context, conn: Conn, notices: RfqNotices, row: asyncpg.Record, spec: CommoditySpec,
+    now: datetime,
+) -> Quote:  # fmt: skip
+    """The quote as it now stands, remembered under the idempotency key; `notices` will tell
+    both sides on their `rfqs` channel (the caller publishes them once committed)."""
+    await notices.quote_changed(conn, row, None, spec, now)
+    return await ctx.remember(conn, await quotes.view(conn, row, spec, now))
 
 
 @routes.route(
@@ -48,6 +65,7 @@ async def counter_quote(ctx: Context) -> Quote:
     body: CounterQuote = ctx.body
     now = ctx.app[CLOCK].now()
     buyer = ctx.caller.participant_id
+    notices = RfqNotices()
     async with ctx.transaction() as conn:
         quote = await counters.of_buyer(conn, ctx.int_param("quote_id"), buyer)
         spec = await quotes.spec_of(conn, quote["rfq_id"])
@@ -59,7 +77,9 @@ async def counter_quote(ctx: Context) -> Quote:
         row = await counters.counter(conn, quote["id"], buyer, spec, proposal, now)
         await ctx.audit(conn, "quote.counter", f"quote:{row['id']}",
                         {"round": row["pending_counter"]})  # fmt: skip
-        return await ctx.remember(conn, await quotes.view(conn, row, spec, now))
+        answer = await _answer(ctx, conn, notices, row, spec, now)
+    notices.publish(ctx.app[RFQ_CHANNEL])  # committed: now tell them
+    return answer
 
 
 @routes.route(
@@ -77,12 +97,15 @@ async def accept_counter(ctx: Context) -> Quote:
     body: AnswerCounter = ctx.body
     now = ctx.app[CLOCK].now()
     supplier = ctx.caller.participant_id
+    notices = RfqNotices()
     async with ctx.transaction() as conn:
         quote = await quotes.owned(conn, ctx.int_param("quote_id"), supplier)
         spec = await quotes.spec_of(conn, quote["rfq_id"])
         row = await counters.accept(conn, quote["id"], supplier, spec, body.message, now)
         await ctx.audit(conn, "quote.accept", f"quote:{row['id']}", {"revision": row["revision"]})
-        return await ctx.remember(conn, await quotes.view(conn, row, spec, now))
+        answer = await _answer(ctx, conn, notices, row, spec, now)
+    notices.publish(ctx.app[RFQ_CHANNEL])  # committed: now tell them
+    return answer
 
 
 @routes.route(
@@ -101,8 +124,11 @@ async def reject_counter(ctx: Context) -> Quote:
     body: AnswerCounter = ctx.body
     now = ctx.app[CLOCK].now()
     supplier = ctx.caller.participant_id
+    notices = RfqNotices()
     async with ctx.transaction() as conn:
         row = await counters.reject(conn, ctx.int_param("quote_id"), supplier, body.message, now)
         spec = await quotes.spec_of(conn, row["rfq_id"])
         await ctx.audit(conn, "quote.reject", f"quote:{row['id']}")
-        return await ctx.remember(conn, await quotes.view(conn, row, spec, now))
+        answer = await _answer(ctx, conn, notices, row, spec, now)
+    notices.publish(ctx.app[RFQ_CHANNEL])  # committed: now tell them
+    return answer

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from exchange.clock import ManualClock
+from tests.e2e.test_ws_market import connect
 from tests.factories import Api, Reply, commodity_body, new_participant, unique
 from tests.payments_support import manual_clock, paying_center  # noqa: F401
 
@@ -345,3 +346,31 @@ async def test_counter_accept_and_reject_honour_the_idempotency_key(desk, clock)
     assert (rejected.status, rejected.code) == (409, "NO_PENDING_COUNTER")
     assert (after.body["revision"], after.body["price"]) == (2, "111.00")
     assert [r["action"] for r in after.body["negotiation"]] == ["quoted", "countered", "accepted"]
+
+
+async def test_the_negotiation_is_told_on_both_sides_rfqs_channel(desk, clock):
+    rfq = await open_rfq(desk, clock)
+    offered = await quote(desk["a_api"], rfq, clock)
+    supplier, buyer = await connect(desk["a_api"]), await connect(desk["buyer_api"])
+    try:
+        for sock in (supplier, buyer):
+            await sock.subscribe({"name": "rfqs"})
+            await sock.next("rfqs_snapshot")
+        path = f"/v1/quotes/{offered['id']}"
+        reply = await desk["buyer_api"].post(
+            f"{path}/counter", {"price": "110.00", "message": "110?"}
+        )
+        assert reply.status == 201, reply.body
+        told = [await sock.next("quote") for sock in (supplier, buyer)]
+        assert (await desk["a_api"].post(f"{path}/reject", {"message": "no"})).status == 200
+        answered = [await sock.next("quote") for sock in (supplier, buyer)]
+
+        for message in told:
+            assert (message["event"], message["quote"]["id"]) == ("countered", offered["id"])
+            assert message["quote"]["negotiation"][-1]["message"] == "110?"
+        for message in answered:
+            assert message["event"] == "submitted"  # back to the state it had
+            assert message["quote"]["negotiation"][-1]["action"] == "rejected"
+    finally:
+        await supplier.ws.close()
+        await buyer.ws.close()
