@@ -31,6 +31,7 @@ from exchange.api import (
     payments,
     reconciliations,
     reference,
+    rfq_modes,
     rfqs,
     settlement,
     withdrawals,
@@ -90,7 +91,7 @@ def all_endpoints() -> list[Endpoint]:
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
         settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
-        outcomes, claims, listings, rfqs,
+        outcomes, claims, listings, rfqs, rfq_modes,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints

@@ -135,6 +135,7 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/rfqs/{rfq_id}/comparison"): ("buyer", "rfq_id"),
     ("POST", "/v1/rfqs/{rfq_id}/award"): ("buyer", "rfq_id"),
     ("POST", "/v1/quotes/{quote_id}/withdraw"): ("supplier", "quote_id"),
+    ("GET", "/v1/rfqs/{rfq_id}/standing"): ("supplier", "rfq_id"),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
