@@ -32,6 +32,7 @@ from exchange.api import (
     quotes,
     reconciliations,
     reference,
+    rfq_modes,
     rfqs,
     settlement,
     withdrawals,
@@ -95,7 +96,7 @@ def all_endpoints() -> list[Endpoint]:
     for module in (
         ops, participants, reference, orders, market, ws, contracts, payments, accounts, bank,
         settlement, withdrawals, adjustments, reconciliations, nodes, delivery, alerts,
-        outcomes, claims, listings, rfqs, quotes,
+        outcomes, claims, listings, rfqs, quotes, rfq_modes,
     ):  # fmt: skip
         endpoints += module.routes.endpoints
     return endpoints

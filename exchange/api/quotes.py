@@ -43,9 +43,10 @@ async def _answer(
 )
 async def get_quote(ctx: Context) -> Quote:
     pool = ctx.runtime.pool
-    row = await counters.seen_by(pool, ctx.int_param("quote_id"), ctx.caller.participant_id)
+    now = ctx.app[CLOCK].now()
+    row = await counters.seen_by(pool, ctx.int_param("quote_id"), ctx.caller.participant_id, now)
     spec = await quotes.spec_of(pool, row["rfq_id"])
-    return await quotes.view(pool, row, spec, ctx.app[CLOCK].now())
+    return await quotes.view(pool, row, spec, now)
 
 
 @routes.route(
@@ -67,7 +68,7 @@ async def counter_quote(ctx: Context) -> Quote:
     buyer = ctx.caller.participant_id
     notices = RfqNotices()
     async with ctx.transaction() as conn:
-        quote = await counters.of_buyer(conn, ctx.int_param("quote_id"), buyer)
+        quote = await counters.of_buyer(conn, ctx.int_param("quote_id"), buyer, now)
         spec = await quotes.spec_of(conn, quote["rfq_id"])
         proposal = counters.Proposal(
             price=None if body.price is None else ticks(spec, body.price),

@@ -58,7 +58,7 @@ async def create_rfq(ctx: Context) -> Rfq:
             max_price=None if body.max_price is None else ticks(spec, body.max_price),
             region=body.region, window=(body.delivery_earliest, body.delivery_latest),
             closes_at=body.closes_at, invited=body.invited, specification=body.specification,
-            award=body.award,
+            award=body.award, soft_close_minutes=body.soft_close_minutes,
         )  # fmt: skip
         row = await rfqs.create(conn, new, now)
         await ctx.audit(conn, "rfq.create", f"rfq:{row['id']}")
@@ -179,7 +179,7 @@ async def list_quotes(ctx: Context) -> list[Quote]:
     spec = await spec_by_id(pool, rfq["commodity_id"])
     return [
         await quotes.view(pool, row, spec, now)
-        for row in await quotes.of_rfq(pool, rfq, _viewer(ctx))
+        for row in await quotes.of_rfq(pool, rfq, _viewer(ctx), now)
     ]
 
 

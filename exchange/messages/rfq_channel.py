@@ -4,6 +4,7 @@ rfqs channel")."""
 from __future__ import annotations
 
 from exchange.messages.market import ServerMessage
+from exchange.messages.rfq_modes import Standing
 from exchange.messages.rfqs import Quote, Rfq
 
 
@@ -16,8 +17,9 @@ class RfqsSnapshot(ServerMessage, frozen=True, kw_only=True, tag="rfqs_snapshot"
 
 
 class RfqMessage(ServerMessage, frozen=True, kw_only=True, tag="rfq"):
-    """An RFQ opened to the subscriber (`created`) or changed state (`cancelled`, `awarded`,
-    `partially_awarded`, `expired`)."""
+    """An RFQ opened to the subscriber (`created`), changed state (`cancelled`, `awarded`,
+    `partially_awarded`, `expired`) or, a reverse auction, had its closing moved by a late bid
+    (`extended`)."""
 
     sequence: int
     event: str
@@ -30,3 +32,11 @@ class QuoteMessage(ServerMessage, frozen=True, kw_only=True, tag="quote"):
     sequence: int
     event: str
     quote: Quote
+
+
+class StandingMessage(ServerMessage, frozen=True, kw_only=True, tag="standing"):
+    """A reverse auction's bids changed: the subscriber's own standing (rank, best landed cost,
+    live bids; never who bids), as GET /v1/rfqs/{id}/standing shows it."""
+
+    sequence: int
+    standing: Standing

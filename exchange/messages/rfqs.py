@@ -13,14 +13,15 @@ from exchange.messages.contracts import Contract
 from exchange.messages.listings import Specification
 from exchange.messages.negotiation import NegotiationRound
 from exchange.messages.outcomes import CreditProfile
+from exchange.messages.rfq_modes import AuctionTerms, SoftCloseMinutes
 
 Invited = Annotated[list[int], msgspec.Meta(max_length=100)]
 
 
 class RfqMode(enum.StrEnum):
     OPEN = "open"  # the buyer sees quotes as they come
-    SEALED = "sealed"  # not built yet: refused with 422 MODE_NOT_AVAILABLE
-    REVERSE_AUCTION = "reverse_auction"  # not built yet: refused likewise
+    SEALED = "sealed"  # quotes hidden from the buyer until closing, then revealed together
+    REVERSE_AUCTION = "reverse_auction"  # suppliers bid down live; soft close
 
 
 class RfqStatus(enum.StrEnum):
@@ -65,6 +66,7 @@ class CreateRfq(Struct, frozen=True, kw_only=True):
     closes_at: datetime
     invited: Invited | None = None  # supplier participant ids; none: open to all suppliers
     specification: Specification = ""
+    soft_close_minutes: SoftCloseMinutes | None = None  # reverse_auction only; default 5
 
     def __post_init__(self) -> None:
         if self.delivery_latest < self.delivery_earliest:
@@ -91,6 +93,8 @@ class Rfq(Struct, frozen=True, kw_only=True):
     specification: str
     created_at: datetime
     updated_at: datetime
+    sealed_until: datetime | None = None  # sealed: the buyer sees no quote before this
+    auction: AuctionTerms | None = None  # reverse_auction: its soft close
 
 
 class RfqQuery(PageQuery, frozen=True, kw_only=True):
@@ -172,6 +176,7 @@ class Comparison(Struct, frozen=True, kw_only=True):
     region: str  # where the goods are delivered
     method: str
     quotes: list[ComparedQuote]  # live quotes, best landed cost first
+    sealed_until: datetime | None = None  # sealed: no quote is shown before this
 
 
 class AwardLine(Struct, frozen=True, kw_only=True):

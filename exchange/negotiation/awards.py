@@ -18,7 +18,7 @@ from exchange.db import Conn
 from exchange.errors import ConflictError
 from exchange.messages.contracts import Contract
 from exchange.messages.rfqs import QuoteStatus
-from exchange.negotiation import rounds
+from exchange.negotiation import rounds, sealing
 from exchange.negotiation.quotes import quote_status
 from exchange.negotiation.rfqs import Viewer, unprocessable, visible
 from exchange.negotiation.suspension import check_suppliers_active
@@ -36,6 +36,7 @@ def _check_rfq(rfq: asyncpg.Record, now: datetime) -> None:
         raise ConflictError(f"the RFQ is {rfq['status']}", code="RFQ_NOT_OPEN")
     if now > rfq["closes_at"] + AWARD_GRACE:
         raise ConflictError("the RFQ expired: its award grace has passed", code="RFQ_EXPIRED")
+    sealing.check_award(rfq, now)
 
 
 def _check_line(rfq: asyncpg.Record, quote: asyncpg.Record | None, lots: int,

@@ -12,7 +12,7 @@ import asyncpg
 from exchange.db import Queryable
 from exchange.delivery.credit import credit_profile
 from exchange.messages.rfqs import ComparedQuote, Comparison, LaneUsed, QuoteStatus, Supplier
-from exchange.negotiation import quotes
+from exchange.negotiation import quotes, sealing
 from exchange.negotiation.landed import Landed, LaneRate, landed, ranked
 from exchange.reference import CommoditySpec
 from exchange.units import format_scaled
@@ -43,9 +43,11 @@ def _explain(spec: CommoditySpec, cost: Landed, origin: str, region: str) -> str
     )
 
 
-async def compare(
+async def live_quotes(
     conn: Queryable, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime
-) -> Comparison:
+) -> tuple[dict[int, asyncpg.Record], dict[int, Landed], dict[int, int]]:
+    """The RFQ's live quotes (id -> row), their landed costs and their order of arrival (by
+    the time of the latest revision): what the comparison and an auction's standing rank."""
     rows = await conn.fetch(
         """SELECT q.*, p.legal_name FROM quotes q JOIN participants p ON p.id = q.supplier_id
             WHERE q.rfq_id = $1 ORDER BY q.updated_at, q.id""",
@@ -57,7 +59,17 @@ async def compare(
         found = await conn.fetch(_LANES, spec.id, row["origin_region"], rfq["region"])
         lanes = [LaneRate(r["code"], r["rate_minor"], r["transit_days"]) for r in found]
         costs[quote_id] = landed(row["price_ticks"] * spec.tick_size_minor, lanes)
-    arrival = {quote_id: n for n, quote_id in enumerate(live)}
+    return live, costs, {quote_id: n for n, quote_id in enumerate(live)}
+
+
+async def compare(
+    conn: Queryable, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime
+) -> Comparison:
+    if sealing.sealed(rfq, now):
+        return Comparison(rfq_id=rfq["id"], currency=spec.currency, region=rfq["region"],
+                          method=METHOD, quotes=[],
+                          sealed_until=sealing.sealed_until(rfq, now))  # fmt: skip
+    live, costs, arrival = await live_quotes(conn, rfq, spec, now)
     compared = []
     for rank, quote_id in enumerate(ranked(costs, arrival), start=1):
         row, cost = live[quote_id], costs[quote_id]

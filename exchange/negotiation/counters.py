@@ -19,7 +19,7 @@ from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.negotiation import RoundAction, RoundSide
 from exchange.messages.rfqs import QuoteStatus, RfqMode, RfqStatus
-from exchange.negotiation import quotes, rounds
+from exchange.negotiation import quotes, rounds, sealing
 from exchange.negotiation.rfqs import Viewer, status_of, unprocessable, visible
 from exchange.reference import CommoditySpec
 
@@ -37,23 +37,29 @@ def _unknown(quote_id: int) -> NotFoundError:
     return NotFoundError(f"quote {quote_id} does not exist", code="UNKNOWN_QUOTE")
 
 
-async def seen_by(conn: Queryable, quote_id: int, participant_id: int) -> asyncpg.Record:
-    """The quote if the participant is its supplier or its RFQ's buyer, or 404."""
+async def seen_by(
+    conn: Queryable, quote_id: int, participant_id: int, now: datetime
+) -> asyncpg.Record:
+    """The quote if the participant is its supplier, or its RFQ's buyer and the RFQ is not
+    sealed (docs/negotiation.md, "Sealed quotes and reverse auctions"); else 404."""
     if quote_id > BIGINT_MAX:
         raise _unknown(quote_id)
-    row = await conn.fetchrow(
-        """SELECT q.* FROM quotes q JOIN rfqs r ON r.id = q.rfq_id
+    found = await conn.fetchrow(
+        """SELECT r.mode, r.status, r.closes_at FROM quotes q JOIN rfqs r ON r.id = q.rfq_id
             WHERE q.id = $1 AND (q.supplier_id = $2 OR r.buyer_id = $2)""",
         quote_id, participant_id,
     )  # fmt: skip
-    if row is None:
+    row = await conn.fetchrow("SELECT * FROM quotes WHERE id = $1", quote_id)
+    if found is None or row is None:
         raise _unknown(quote_id)
+    if row["supplier_id"] != participant_id and sealing.sealed(found, now):
+        raise _unknown(quote_id)  # its buyer will see it at closing
     return row  # type: ignore[no-any-return]
 
 
-async def of_buyer(conn: Queryable, quote_id: int, buyer_id: int) -> asyncpg.Record:
+async def of_buyer(conn: Queryable, quote_id: int, buyer_id: int, now: datetime) -> asyncpg.Record:
     """A quote on one of the buyer's RFQs, or 404."""
-    row = await seen_by(conn, quote_id, buyer_id)
+    row = await seen_by(conn, quote_id, buyer_id, now)
     if row["supplier_id"] == buyer_id:  # its own quote, not its RFQ's
         raise _unknown(quote_id)
     return row
@@ -95,7 +101,7 @@ async def counter(
     now: datetime,
 ) -> asyncpg.Record:  # fmt: skip
     """The quote after the buyer's counter: `countered`, the counter pending."""
-    rfq, quote = await _locked(conn, await of_buyer(conn, quote_id, buyer_id),
+    rfq, quote = await _locked(conn, await of_buyer(conn, quote_id, buyer_id, now),
                                Viewer(buyer_id, supplier=False))  # fmt: skip
     if rfq["mode"] != RfqMode.OPEN:
         raise ConflictError(f"counters are for RFQs in open mode, not {rfq['mode']}",
@@ -111,7 +117,7 @@ async def counter(
                         price, quantity, proposal.message)  # fmt: skip
     round_id = await rounds.record(conn, quote_id, made, now)
     await conn.execute("UPDATE quotes SET pending_counter = $2 WHERE id = $1", quote_id, round_id)
-    return await seen_by(conn, quote_id, buyer_id)
+    return await seen_by(conn, quote_id, buyer_id, now)
 
 
 async def _pending(conn: Conn, quote_id: int, supplier_id: int, now: datetime) -> asyncpg.Record:

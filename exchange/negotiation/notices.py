@@ -3,8 +3,9 @@ committed (never before: durable first). docs/negotiation.md, "Closing, auto-awa
 rfqs channel".
 
 `rfq_changed` tells the RFQ's buyer and the subscribed suppliers it is open to; `quote_changed`
-tells the quote's supplier and, when `buyer_sees_quote` allows, the RFQ's buyer; `to` is the
-hook for any other message to one participant (e.g. a reverse auction's rank and best price)."""
+tells the quote's supplier and, when `buyer_sees_quote` allows, the RFQ's buyer, and in a
+reverse auction every bidder its new standing (and everyone the RFQ, when a late bid moved its
+closing); `to` sends any other message to one participant."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from datetime import datetime
 import asyncpg
 
 from exchange.db import Queryable
+from exchange.errors import ConflictError
 from exchange.market.hub import encode
 from exchange.messages.contracts import Contract
 from exchange.messages.market import ServerMessage
-from exchange.messages.rfq_channel import QuoteMessage, RfqMessage
+from exchange.messages.rfq_channel import QuoteMessage, RfqMessage, StandingMessage
+from exchange.messages.rfq_modes import Standing
 from exchange.messages.rfqs import Quote, Rfq, RfqMode
-from exchange.negotiation import quotes, rfqs
+from exchange.negotiation import quotes, rfqs, standings
 from exchange.negotiation.channel import GENERATION, RfqChannel, key_of
 from exchange.reference import CommoditySpec
 
@@ -29,10 +32,10 @@ _DECIDED = ("awarded", "declined", "lapsed")
 
 
 def buyer_sees_quote(mode: RfqMode, event: str) -> bool:
-    """Whether an RFQ's buyer is told of a change to a quote on it now. Open mode: always.
-    The hook for the other modes (sealed: the buyer sees nothing before closing); once a quote
-    is decided (awarded, declined, lapsed) the RFQ has closed, so the buyer is told."""
-    return mode is RfqMode.OPEN or event in _DECIDED
+    """Whether an RFQ's buyer is told of a change to a quote on it now: always in open mode and
+    reverse auctions; in sealed mode only once the quote is decided (awarded, declined, lapsed),
+    when the RFQ has closed: before closing the buyer sees nothing."""
+    return mode is not RfqMode.SEALED or event in _DECIDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,28 @@ class RfqNotices:
         self.to(row["supplier_id"], _quote_message(event, quote))
         if buyer_sees_quote(RfqMode(rfq["mode"]), event):
             self.to(rfq["buyer_id"], _quote_message(event, quote))
+        if rfq["mode"] == RfqMode.REVERSE_AUCTION and event not in _DECIDED:
+            await self.auction_moved(conn, row["rfq_id"], spec, now)
+
+    async def auction_moved(
+        self, conn: Queryable, rfq_id: int, spec: CommoditySpec, now: datetime
+    ) -> None:
+        """A bid came or changed: each bidder gets its standing; if the bid moved the closing
+        (soft close: only that touches the RFQ's row in a bid's transaction, so `updated_at` is
+        now), everyone the RFQ concerns gets it, `extended`."""
+        rfq = await conn.fetchrow(f"SELECT {rfqs.COLUMNS} FROM rfqs r WHERE r.id = $1", rfq_id)
+        assert rfq is not None  # RFQs are never deleted
+        if rfq["extensions"] and rfq["updated_at"] == now:
+            await self.rfq_changed(conn, rfq, "extended", now)
+        bidders = await conn.fetch(
+            "SELECT DISTINCT supplier_id FROM quotes WHERE rfq_id = $1 ORDER BY 1", rfq_id
+        )
+        for bidder in bidders:
+            try:
+                standing = await standings.standing_of(conn, rfq, bidder[0], spec, now)
+            except ConflictError:
+                continue  # no live bid of its own: nothing to stand on
+            self.to(bidder[0], _standing_message(standing))
 
     async def rfq_awarded(
         self, conn: Queryable, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime,
@@ -127,3 +152,7 @@ class RfqNotices:
 
 def _quote_message(event: str, quote: Quote) -> Build:
     return lambda sequence: QuoteMessage(sequence=sequence, event=event, quote=quote)
+
+
+def _standing_message(standing: Standing) -> Build:
+    return lambda sequence: StandingMessage(sequence=sequence, standing=standing)

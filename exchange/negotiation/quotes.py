@@ -16,7 +16,7 @@ from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError
 from exchange.messages.negotiation import RoundAction
 from exchange.messages.rfqs import Quote, QuoteRevision, QuoteStatus, RfqStatus
-from exchange.negotiation import rounds
+from exchange.negotiation import bidding, rounds, sealing
 from exchange.negotiation.listings import check_region, spec_by_id
 from exchange.negotiation.rfqs import Viewer, status_of, unprocessable, visible
 from exchange.reference import CommoditySpec
@@ -93,6 +93,7 @@ async def submit(
     )  # fmt: skip
     await _record(conn, quote_id, 1, offer, now)
     await rounds.by_supplier(conn, quote_id, RoundAction.QUOTED, now)
+    await bidding.after_bid(conn, rfq, now)
     return await owned(conn, quote_id, supplier_id)
 
 
@@ -135,6 +136,7 @@ async def revise(
         valid_until=changes.get("valid_until") or quote["valid_until"],
     )
     await _check_offer(conn, rfq, spec, offer, now)
+    bidding.check_revision(rfq, quote, offer)
     revision = quote["revision"] + 1
     await conn.execute(
         """UPDATE quotes SET revision = $2, price_ticks = $3, quantity_lots = $4,
@@ -145,6 +147,7 @@ async def revise(
     )  # fmt: skip
     await _record(conn, quote_id, revision, offer, now)
     await rounds.by_supplier(conn, quote_id, action, now, message)  # answers a pending counter
+    await bidding.after_bid(conn, rfq, now)
     return await owned(conn, quote_id, supplier_id)
 
 
@@ -152,6 +155,7 @@ async def withdraw(conn: Conn, quote_id: int, supplier_id: int, now: datetime) -
     rfq, _ = await _locked(conn, quote_id, supplier_id)
     if status_of(rfq, now) is not RfqStatus.OPEN:
         raise ConflictError(f"the RFQ is {status_of(rfq, now)}", code="RFQ_NOT_OPEN")
+    bidding.check_withdraw(rfq)
     await conn.execute(
         "UPDATE quotes SET status = 'withdrawn', updated_at = $2 WHERE id = $1", quote_id, now
     )
@@ -184,9 +188,12 @@ async def view(conn: Queryable, row: asyncpg.Record, spec: CommoditySpec, now: d
     )  # fmt: skip
 
 
-async def of_rfq(conn: Queryable, rfq: asyncpg.Record, viewer: Viewer) -> list[asyncpg.Record]:
-    """The quotes on an RFQ the viewer may see: all for its buyer, its own for a supplier."""
-    everyone = rfq["buyer_id"] == viewer.participant_id
+async def of_rfq(
+    conn: Queryable, rfq: asyncpg.Record, viewer: Viewer, now: datetime
+) -> list[asyncpg.Record]:
+    """The quotes on an RFQ the viewer may see: all for its buyer (none while sealed), its own
+    for a supplier."""
+    everyone = rfq["buyer_id"] == viewer.participant_id and not sealing.sealed(rfq, now)
     return await conn.fetch(
         "SELECT * FROM quotes WHERE rfq_id = $1 AND ($2 OR supplier_id = $3) ORDER BY id",
         rfq["id"], everyone, viewer.participant_id,

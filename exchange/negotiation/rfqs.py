@@ -15,12 +15,14 @@ from exchange.bounds import BIGINT_MAX, check_bigint, check_date, check_time
 from exchange.db import Conn, Queryable
 from exchange.errors import ConflictError, NotFoundError, UnprocessableError
 from exchange.messages.rfqs import Rfq, RfqAward, RfqMode, RfqStatus
+from exchange.negotiation import bidding, sealing
 from exchange.negotiation.listings import check_region, spec_by_id
 from exchange.reference import CommoditySpec
 
 COLUMNS = """r.id, r.commodity_id, r.buyer_id, r.mode, r.quantity_lots, r.min_quote_lots,
     r.max_price_ticks, r.region, r.delivery_earliest, r.delivery_latest, r.closes_at,
-    r.specification, r.invited_only, r.status, r.created_at, r.updated_at, r.award"""
+    r.specification, r.invited_only, r.status, r.created_at, r.updated_at, r.award,
+    r.soft_close_minutes, r.original_closes_at, r.extensions"""
 # the RFQs a participant ($1) may see: its own, and those open to it as a supplier ($2)
 VISIBLE = """(r.buyer_id = $1 OR ($2 AND (NOT r.invited_only OR EXISTS (
     SELECT 1 FROM rfq_invitations i WHERE i.rfq_id = r.id AND i.supplier_id = $1))))"""
@@ -42,6 +44,7 @@ class NewRfq:
     invited: list[int] | None
     specification: str
     award: RfqAward = RfqAward.MANUAL
+    soft_close_minutes: int | None = None  # reverse auctions: bidding.soft_close
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,7 @@ async def _check_invited(conn: Conn, invited: list[int]) -> None:
 
 
 async def create(conn: Conn, new: NewRfq, now: datetime) -> asyncpg.Record:
-    if new.mode is not RfqMode.OPEN:
-        raise unprocessable("mode", f"mode {new.mode} is not available yet", "MODE_NOT_AVAILABLE")
+    soft_close = bidding.soft_close(new.mode, new.soft_close_minutes)
     check_time(new.closes_at, "closes_at")
     check_date(new.window[0], "delivery_earliest")
     check_date(new.window[1], "delivery_latest")
@@ -94,12 +96,13 @@ async def create(conn: Conn, new: NewRfq, now: datetime) -> asyncpg.Record:
     rfq_id = await conn.fetchval(
         """INSERT INTO rfqs (commodity_id, buyer_id, mode, quantity_lots, min_quote_lots,
                max_price_ticks, region, delivery_earliest, delivery_latest, closes_at,
-               specification, invited_only, created_at, updated_at, award)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
-           RETURNING id""",
+               specification, invited_only, created_at, updated_at, award,
+               soft_close_minutes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)
+         RETURNING id""",
         new.spec.id, new.buyer_id, str(new.mode), new.quantity, new.min_quote, new.max_price,
         new.region, new.window[0], new.window[1], new.closes_at, new.specification,
-        bool(new.invited), now, str(new.award),
+        bool(new.invited), now, str(new.award), soft_close,
     )  # fmt: skip
     if new.invited:
         await conn.execute(
@@ -147,6 +150,7 @@ async def view(conn: Queryable, row: asyncpg.Record, viewer: Viewer, now: dateti
         delivery_earliest=row["delivery_earliest"], delivery_latest=row["delivery_latest"],
         closes_at=row["closes_at"], invited=invited, specification=row["specification"],
         created_at=row["created_at"], updated_at=row["updated_at"],
+        sealed_until=sealing.sealed_until(row, now), auction=bidding.terms(row),
     )  # fmt: skip
 
 

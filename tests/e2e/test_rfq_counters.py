@@ -9,7 +9,6 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
 from exchange.clock import ManualClock
@@ -285,15 +284,17 @@ async def test_counters_need_an_open_rfq_and_a_live_quote(desk, clock):
     assert [r["action"] for r in after.body["negotiation"]] == ["quoted", "countered"]
 
 
-async def test_counters_are_for_open_mode_only(desk, clock, db: asyncpg.Connection):
-    rfq = await open_rfq(desk, clock)
+@pytest.mark.parametrize("mode", ["reverse_auction", "sealed"])
+async def test_counters_are_for_open_mode_only(desk, clock, mode):
+    rfq = await open_rfq(desk, clock, mode=mode)
     offered = await quote(desk["a_api"], rfq, clock)
-    # sealed RFQs are another engineer's part: make this one sealed behind the center
-    await db.execute("UPDATE rfqs SET mode = 'sealed' WHERE id = $1", rfq["id"])
     reply = await desk["buyer_api"].post(f"/v1/quotes/{offered['id']}/counter", {"price": "99.00"})
     after = await desk["a_api"].get(f"/v1/quotes/{offered['id']}")
 
-    assert (reply.status, reply.code) == (409, "COUNTER_NOT_ALLOWED")
+    # before closing the buyer of a sealed RFQ does not know the quote: 404, not 409
+    assert (reply.status, reply.code) == (
+        (409, "COUNTER_NOT_ALLOWED") if mode == "reverse_auction" else (404, "UNKNOWN_QUOTE")
+    )
     assert after.body == offered
 
 

@@ -181,7 +181,7 @@ async def test_a_refused_quote_changes_nothing(desk, clock, overrides, status, c
     [
         ({"min_quantity": "101"}, "MINIMUM_ABOVE_QUANTITY"),
         ({"closes_at": "2000-01-01T00:00:00Z"}, "CLOSES_AT_PASSED"),
-        ({"mode": "sealed"}, "MODE_NOT_AVAILABLE"),
+        ({"soft_close_minutes": 5}, "NOT_AN_AUCTION"),  # open mode has no soft close
         ({"region": "NOWHERE-9"}, "UNKNOWN_REGION"),
         ({"commodity": "NO-SUCH-GOODS"}, "UNKNOWN_COMMODITY"),
         ({"invited": [1 << 62]}, "UNKNOWN_SUPPLIER"),

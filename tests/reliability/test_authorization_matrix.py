@@ -139,6 +139,7 @@ POLICY: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/quotes/{quote_id}/counter"): ("buyer", "quote_id"),
     ("POST", "/v1/quotes/{quote_id}/accept"): ("supplier", "quote_id"),
     ("POST", "/v1/quotes/{quote_id}/reject"): ("supplier", "quote_id"),
+    ("GET", "/v1/rfqs/{rfq_id}/standing"): ("supplier", "rfq_id"),
 }
 
 # bodies that get past validation, where the handler must run to find the owner
