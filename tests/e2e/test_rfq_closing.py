@@ -17,9 +17,17 @@ from exchange.appkeys import RFQ_CLOSING
 from exchange.clock import ManualClock
 from exchange.negotiation.closing import ClosingReport
 from tests.conftest import settings_for, start_app
-from tests.e2e.test_rfqs import award, create, node_with_lanes, quote, quote_body, rfq_body
+from tests.e2e.test_rfqs import (
+    award,
+    create,
+    node_with_lanes,
+    quote,
+    quote_body,
+    rfq_body,
+    rfq_desk,
+)
 from tests.e2e.test_ws_market import connect
-from tests.factories import Api, commodity_body, new_participant, unique
+from tests.factories import Api, new_participant
 from tests.payments_support import manual_clock  # noqa: F401
 
 
@@ -37,20 +45,7 @@ async def center(
 
 @pytest.fixture(scope="module")
 async def desk(operator: Api) -> dict[str, Any]:
-    """Three regions, a buyer, suppliers a, b and c, another buyer, a commodity (as in
-    test_rfqs.py)."""
-    regions = [unique("EU-RC-") for _ in range(3)]
-    for code in regions:
-        assert (await operator.post("/v1/regions", {"code": code, "name": code})).status == 201
-    desk: dict[str, Any] = {"regions": regions}
-    for name, role in [("buyer", "buyer"), ("a", "supplier"), ("b", "supplier"),
-                       ("c", "supplier"), ("other_buyer", "buyer")]:  # fmt: skip
-        participant, api = await new_participant(operator, [role], home_region=regions[0])
-        desk[name], desk[f"{name}_api"] = participant, api
-    body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-    assert (await operator.post("/v1/commodities", body)).status == 201
-    desk["code"] = body["code"]
-    return desk
+    return await rfq_desk(operator, "EU-RC-")
 
 
 async def sweep(center: tuple[str, web.Application]) -> ClosingReport:

@@ -12,25 +12,15 @@ from typing import Any
 import pytest
 
 from exchange.clock import ManualClock
+from tests.e2e.test_rfqs import rfq_desk
 from tests.e2e.test_ws_market import connect
-from tests.factories import Api, Reply, commodity_body, new_participant, unique
+from tests.factories import Api, Reply, unique
 from tests.payments_support import manual_clock, paying_center  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 async def desk(operator: Api) -> dict[str, Any]:
-    regions = [unique("EU-CT-") for _ in range(2)]
-    for code in regions:
-        assert (await operator.post("/v1/regions", {"code": code, "name": code})).status == 201
-    desk: dict[str, Any] = {"regions": regions}
-    for name, role in [("buyer", "buyer"), ("a", "supplier"), ("b", "supplier"),
-                       ("other_buyer", "buyer")]:  # fmt: skip
-        participant, api = await new_participant(operator, [role], home_region=regions[0])
-        desk[name], desk[f"{name}_api"] = participant, api
-    body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-    assert (await operator.post("/v1/commodities", body)).status == 201
-    desk["code"] = body["code"]
-    return desk
+    return await rfq_desk(operator, "EU-CT-")
 
 
 async def open_rfq(desk: dict[str, Any], clock: ManualClock, **overrides: Any) -> dict[str, Any]:

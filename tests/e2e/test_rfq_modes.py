@@ -11,29 +11,25 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_rfqs import award, create, node_with_lanes, quote, quote_body, rfq_body
+from tests.e2e.test_rfqs import (
+    award,
+    create,
+    node_with_lanes,
+    quote,
+    quote_body,
+    rfq_body,
+    rfq_desk,
+)
 from tests.e2e.test_ws_market import Socket, connect
-from tests.factories import Api, Reply, commodity_body, new_participant, unique
+from tests.factories import Api, Reply
 from tests.payments_support import manual_clock, paying_center  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 async def desk(operator: Api) -> dict[str, Any]:
-    regions = [unique("EU-MD-") for _ in range(3)]
-    for code in regions:
-        assert (await operator.post("/v1/regions", {"code": code, "name": code})).status == 201
-    desk: dict[str, Any] = {"regions": regions}
-    for name, role in [("buyer", "buyer"), ("a", "supplier"), ("b", "supplier"),
-                       ("c", "supplier"), ("other_buyer", "buyer")]:  # fmt: skip
-        participant, api = await new_participant(
-            operator, [role], home_region=regions[0], legal_name=unique(f"Bidder {name} ")
-        )
-        desk[name], desk[f"{name}_api"] = participant, api
-    body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
-    assert (await operator.post("/v1/commodities", body)).status == 201
-    desk["code"] = body["code"]
-    home, east, west = regions
-    lane = {"destination_region": home, "commodity": body["code"], "transit_days": 3}
+    desk = await rfq_desk(operator, "EU-MD-")
+    home, east, west = desk["regions"]
+    lane = {"destination_region": home, "commodity": desk["code"], "transit_days": 3}
     await node_with_lanes(operator, home, [
         lane | {"origin_region": east, "rate": "30.00"},
         lane | {"origin_region": west, "rate": "4.00"},

@@ -16,13 +16,21 @@ from tests.payments_support import manual_clock, paying_center  # noqa: F401
 
 @pytest.fixture(scope="module")
 async def desk(operator: Api) -> dict[str, Any]:
-    regions = [unique("EU-RQ-") for _ in range(3)]
+    return await rfq_desk(operator, "EU-RQ-")
+
+
+async def rfq_desk(operator: Api, prefix: str) -> dict[str, Any]:
+    """Three regions (`prefix`...), a buyer, suppliers a, b and c, each with a name of its own,
+    another buyer and a commodity of their own."""
+    regions = [unique(prefix) for _ in range(3)]
     for code in regions:
         assert (await operator.post("/v1/regions", {"code": code, "name": code})).status == 201
     desk: dict[str, Any] = {"regions": regions}
     for name, role in [("buyer", "buyer"), ("a", "supplier"), ("b", "supplier"),
                        ("c", "supplier"), ("other_buyer", "buyer")]:  # fmt: skip
-        participant, api = await new_participant(operator, [role], home_region=regions[0])
+        participant, api = await new_participant(
+            operator, [role], home_region=regions[0], legal_name=unique(f"Bidder {name} ")
+        )
         desk[name], desk[f"{name}_api"] = participant, api
     body = commodity_body(tick_size="1.00", lot_size="1", min_quantity="1")
     assert (await operator.post("/v1/commodities", body)).status == 201
