@@ -120,6 +120,8 @@ class ReviseQuote(Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _aware(self.valid_until, "valid_until")
+        if (self.price, self.quantity, self.origin_region, self.valid_until) == (None,) * 4:
+            raise ValueError("a revision changes at least one of the quote's terms")
 
 
 class QuoteRevision(Struct, frozen=True, kw_only=True):

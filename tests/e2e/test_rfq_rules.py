@@ -47,8 +47,10 @@ async def test_a_revision_above_the_maximum_price_or_the_rfqs_quantity_changes_n
     dearer = await desk["a_api"].patch(f"/v1/quotes/{mine['id']}", {"price": "151.00"})
     more = await desk["a_api"].patch(f"/v1/quotes/{mine['id']}", {"quantity": "101"})
     less = await desk["a_api"].patch(f"/v1/quotes/{mine['id']}", {"quantity": "9"})
+    empty = await desk["a_api"].patch(f"/v1/quotes/{mine['id']}", {})
 
     refused(dear, 422, "PRICE_OFF_TICK")  # 150.01 is not on the 1.00 tick
+    refused(empty, 422, "VALIDATION_FAILED")  # a revision that changes nothing is no revision
     refused(dearer, 422, "ABOVE_MAX_PRICE")
     refused(more, 422, "ABOVE_RFQ_QUANTITY")
     refused(less, 422, "BELOW_MINIMUM")
