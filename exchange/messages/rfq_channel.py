@@ -17,9 +17,9 @@ class RfqsSnapshot(ServerMessage, frozen=True, kw_only=True, tag="rfqs_snapshot"
 
 
 class RfqMessage(ServerMessage, frozen=True, kw_only=True, tag="rfq"):
-    """An RFQ opened to the subscriber (`created`), changed state (`cancelled`, `awarded`,
-    `partially_awarded`, `expired`) or, a reverse auction, had its closing moved by a late bid
-    (`extended`)."""
+    """An RFQ opened to the subscriber (`created`), changed state (`closed`, `cancelled`,
+    `awarded`, `partially_awarded`, `expired`) or, a reverse auction, had its closing moved by a
+    late bid (`extended`)."""
 
     sequence: int
     event: str

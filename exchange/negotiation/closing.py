@@ -9,6 +9,10 @@ award or another center's sweep holds is left for the next run):
   active suppliers, through `awards.award` (the manual award's code, on the buyer's behalf);
 - otherwise, or without an acceptable quote, it becomes `expired` and its live quotes `lapsed`.
 
+Before that, every open `manual` RFQ whose closing time has come and that nobody was told of is
+announced `closed` on the `rfqs` channel, once (`closed_told_at`): quotes are no longer taken,
+the buyer may award, and a sealed RFQ's quotes are now its buyer's to read.
+
 A failure on one RFQ is logged and does not stop the others; a settled RFQ is no longer open,
 so running the sweep again changes nothing."""
 
@@ -44,6 +48,11 @@ _DUE = """SELECT id FROM rfqs
 _LOCK = f"SELECT {rfqs.COLUMNS} FROM rfqs r WHERE r.id = $1 AND r.status = 'open'" \
     " FOR UPDATE SKIP LOCKED"  # fmt: skip
 _ROW = f"SELECT {rfqs.COLUMNS} FROM rfqs r WHERE r.id = $1"
+_TELL_CLOSED = """UPDATE rfqs SET closed_told_at = $1 WHERE id IN (
+    SELECT id FROM rfqs
+     WHERE status = 'open' AND award = 'manual' AND closes_at <= $1 AND closed_told_at IS NULL
+     ORDER BY closes_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+ RETURNING id"""
 # quotes of active suppliers, in the order they came in (or were last revised)
 _QUOTES = """SELECT q.* FROM quotes q JOIN participants p ON p.id = q.supplier_id
  WHERE q.rfq_id = $1 AND p.status = 'active' ORDER BY q.updated_at, q.id"""
@@ -61,6 +70,7 @@ _LAPSE = """UPDATE quotes SET status = 'lapsed', pending_counter = NULL, updated
 class ClosingReport:
     """What one run did."""
 
+    closed: list[int] = field(default_factory=list)  # manual RFQs announced closed
     awarded: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
     busy: int = 0  # RFQs another transaction held: left for the next run
@@ -101,7 +111,7 @@ class RfqClosing:
         """One pass over the RFQs due at the clock's time."""
         assert self._pool is not None, "attach a pool first"
         now = self._clock.now()
-        report = ClosingReport()
+        report = ClosingReport(closed=await self._tell_closed(now))
         for row in await self._pool.fetch(_DUE, now, awards.AWARD_GRACE, BATCH):
             try:
                 await self._one(row["id"], now, report)
@@ -112,6 +122,19 @@ class RfqClosing:
                 log.exception("closing an RFQ failed", rfq_id=row["id"])
                 report.failed.append(row["id"])
         return report
+
+    async def _tell_closed(self, now: datetime) -> list[int]:
+        """Announce the manual RFQs that closed since the last run, each once."""
+        assert self._pool is not None
+        notices = RfqNotices()
+        async with self._pool.acquire() as conn, conn.transaction():
+            told = sorted(row["id"] for row in await conn.fetch(_TELL_CLOSED, now, BATCH))
+            for rfq_id in told:
+                row = await conn.fetchrow(_ROW, rfq_id)
+                assert row is not None  # RFQs are never deleted
+                await notices.rfq_changed(conn, row, "closed", now)
+        notices.publish(self._channel)  # committed: now tell them
+        return told
 
     async def _one(self, rfq_id: int, now: datetime, report: ClosingReport) -> None:
         assert self._pool is not None

@@ -294,13 +294,14 @@ async def test_the_rfqs_channel_tells_of_expiry_and_lapsed_quotes(desk, clock, c
         clock.advance(timedelta(hours=25, seconds=1))
         await sweep(center)
         expired = await c_sock.next("rfq", skipping=("rfq", "quote"))
-        while expired["rfq"]["id"] != rfq["id"]:  # other tests' RFQs may expire alongside
+        # other tests' RFQs may expire alongside; this one is told closed first
+        while (expired["rfq"]["id"], expired["event"]) != (rfq["id"], "expired"):
             expired = await c_sock.next("rfq", skipping=("rfq", "quote"))
         lapsed = await c_sock.next("quote", skipping=("rfq", "quote"))
         while lapsed["quote"]["id"] != by_c["id"]:
             lapsed = await c_sock.next("quote", skipping=("rfq", "quote"))
         to_buyer = await buyer_sock.next("rfq", skipping=("rfq", "quote"))
-        while to_buyer["rfq"]["id"] != rfq["id"]:
+        while (to_buyer["rfq"]["id"], to_buyer["event"]) != (rfq["id"], "expired"):
             to_buyer = await buyer_sock.next("rfq", skipping=("rfq", "quote"))
     finally:
         await c_sock.ws.close()
@@ -310,6 +311,41 @@ async def test_the_rfqs_channel_tells_of_expiry_and_lapsed_quotes(desk, clock, c
     assert (expired["event"], expired["rfq"]["status"]) == ("expired", "expired")
     assert (lapsed["event"], lapsed["quote"]["status"]) == ("lapsed", "lapsed")
     assert to_buyer["event"] == "expired"
+
+
+async def test_the_closing_of_a_manual_rfq_is_told_once_and_a_sealed_one_revealed(
+    desk, clock, center
+):
+    closes = clock.now() + timedelta(minutes=30)
+    body = rfq_body(desk, clock, mode="sealed", closes_at=closes.isoformat())
+    rfq = await create(desk["buyer_api"], body)
+    by_a = await quote(desk["a_api"], rfq["id"], quote_body(desk, clock))
+    a_sock, buyer_sock = await connect(desk["a_api"]), await connect(desk["buyer_api"])
+    try:
+        for sock in (a_sock, buyer_sock):
+            await sock.subscribe({"name": "rfqs"})
+            await sock.next("rfqs_snapshot")
+        before = await sweep(center)
+        clock.set(closes)
+        at_closing = await sweep(center)
+        again = await sweep(center)
+        told = {}
+        for name, sock in (("a", a_sock), ("buyer", buyer_sock)):
+            message = await sock.next("rfq", skipping=("rfq", "quote"))
+            while (message["rfq"]["id"], message["event"]) != (rfq["id"], "closed"):
+                message = await sock.next("rfq", skipping=("rfq", "quote"))
+            told[name] = message
+        revealed = await desk["buyer_api"].get(f"/v1/rfqs/{rfq['id']}/quotes")
+    finally:
+        await a_sock.ws.close()
+        await buyer_sock.ws.close()
+
+    assert rfq["id"] not in before.closed
+    assert rfq["id"] in at_closing.closed
+    assert rfq["id"] not in again.closed  # told once
+    assert told["a"]["rfq"]["status"] == told["buyer"]["rfq"]["status"] == "closed"
+    assert told["buyer"]["rfq"]["sealed_until"] is None  # the quotes are the buyer's now
+    assert [q["id"] for q in revealed.body] == [by_a["id"]]
 
 
 async def test_the_rfqs_channel_is_for_traders_only(operator):
