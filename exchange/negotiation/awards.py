@@ -19,6 +19,7 @@ from exchange.errors import ConflictError
 from exchange.messages.contracts import Contract
 from exchange.messages.rfqs import QuoteStatus
 from exchange.negotiation import rounds, sealing
+from exchange.negotiation.listings import check_trading
 from exchange.negotiation.quotes import quote_status
 from exchange.negotiation.rfqs import Viewer, unprocessable, visible
 from exchange.negotiation.suspension import check_suppliers_active
@@ -76,6 +77,7 @@ async def award(
     by_id = {row["id"]: row for row in rows}
     chosen = [(_check_line(rfq, by_id.get(q), lots, now), lots) for q, lots in lines]
     await check_suppliers_active(conn, [quote["supplier_id"] for quote, _ in chosen])
+    check_trading(spec)
     made = []
     for quote, lots in chosen:
         award_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('rfq_awards', 'id'))")

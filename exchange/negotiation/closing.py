@@ -7,7 +7,8 @@ award or another center's sweep holds is left for the next run):
 
 - an `auto` RFQ within its grace is awarded by `autoaward.allocate` over its live quotes of
   active suppliers, through `awards.award` (the manual award's code, on the buyer's behalf);
-- otherwise, or without an acceptable quote, it becomes `expired` and its live quotes `lapsed`.
+- otherwise, or without an acceptable quote, it becomes `expired` and its live quotes `lapsed`;
+- an `auto` RFQ of a halted commodity waits (`held`) within its grace: no contract while halted.
 
 Before that, every open `manual` RFQ whose closing time has come and that nobody was told of is
 announced `closed` on the `rfqs` channel, once (`closed_told_at`): quotes are no longer taken,
@@ -30,6 +31,7 @@ from exchange.clock import Clock
 from exchange.contracts.signing import Signer
 from exchange.db import Conn
 from exchange.db.health import database_unavailable
+from exchange.messages.reference import TradingStatus
 from exchange.negotiation import awards, rfqs
 from exchange.negotiation.autoaward import Candidate, allocate
 from exchange.negotiation.channel import RfqChannel
@@ -74,6 +76,7 @@ class ClosingReport:
     awarded: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
     busy: int = 0  # RFQs another transaction held: left for the next run
+    held: list[int] = field(default_factory=list)  # auto RFQs of a halted commodity: they wait
     failed: list[int] = field(default_factory=list)  # logged; tried again next run
 
 
@@ -92,6 +95,13 @@ async def candidates(
         )
         found.append(Candidate(row["id"], cost, arrival, row["quantity_lots"]))  # fmt: skip
     return found
+
+
+def _held(rfq: asyncpg.Record, spec: CommoditySpec, now: datetime) -> bool:
+    """An auto RFQ of a halted commodity waits, within its grace, for trading to resume (no
+    contract of any source while halted); past its grace it expires as any other."""
+    halted = spec.trading_status is TradingStatus.HALTED
+    return halted and rfq["award"] == "auto" and now <= rfq["closes_at"] + awards.AWARD_GRACE
 
 
 class RfqClosing:
@@ -144,15 +154,19 @@ class RfqClosing:
             if rfq is None:
                 report.busy += 1
                 return
-            awarded = await self._settle(conn, rfq, now, notices)
+            spec = await spec_by_id(conn, rfq["commodity_id"])
+            if _held(rfq, spec, now):
+                report.held.append(rfq_id)
+                return
+            awarded = await self._settle(conn, rfq, spec, now, notices)
         notices.publish(self._channel)  # committed: now tell them
         (report.awarded if awarded else report.expired).append(rfq_id)
 
     async def _settle(
-        self, conn: Conn, rfq: asyncpg.Record, now: datetime, notices: RfqNotices
-    ) -> bool:
+        self, conn: Conn, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime,
+        notices: RfqNotices,
+    ) -> bool:  # fmt: skip
         """Award (True) or expire (False) the locked RFQ."""
-        spec = await spec_by_id(conn, rfq["commodity_id"])
         within_grace = now <= rfq["closes_at"] + awards.AWARD_GRACE
         if rfq["award"] == "auto" and within_grace:
             found = await candidates(conn, rfq, spec, now)

@@ -23,6 +23,7 @@ from exchange.messages.contracts import Contract
 from exchange.messages.listings import Listing as ListingView
 from exchange.messages.listings import ListingStatus, Poster
 from exchange.messages.orders import Side
+from exchange.messages.reference import TradingStatus
 from exchange.reference import CommoditySpec, spec_from_row
 from exchange.units import UnitsError
 
@@ -245,6 +246,7 @@ async def take(
     spec = await spec_by_id(conn, row["commodity_id"])
     quantity = lots(spec, "quantity", quantity_text)
     _check_take(row, taker, quantity, now)
+    check_trading(spec)
     take_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('listing_takes', 'id'))")
     sell = row["side"] == "sell"
     deal = Deal(
@@ -267,6 +269,12 @@ async def take(
         listing_id, quantity, now,
     )  # fmt: skip
     return take_id, await locked(conn, listing_id), quantity, contract
+
+
+def check_trading(spec: CommoditySpec) -> None:
+    """No contract of any source in a commodity its operators halted (409 MARKET_HALTED)."""
+    if spec.trading_status is TradingStatus.HALTED:
+        raise ConflictError(f"trading in {spec.code} is halted", code="MARKET_HALTED")
 
 
 async def spec_by_id(conn: Queryable, commodity_id: int) -> CommoditySpec:

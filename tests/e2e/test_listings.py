@@ -300,3 +300,18 @@ async def test_a_suspended_posters_listing_cannot_be_taken(desk, clock, operator
     reply = await take(desk["buyer_api"], listing["id"], "2")
 
     assert (reply.status, reply.body["code"]) == (409, "LISTING_NOT_OPEN")
+
+
+async def test_no_take_while_the_commodity_is_halted(desk, clock, operator):
+    listing = await publish(desk["supplier_api"], listing_body(desk, clock))
+    assert (await operator.post(f"/v1/commodities/{desk['code']}/halt")).status == 200
+    try:
+        halted = await take(desk["buyer_api"], listing["id"], "2")
+        during = await desk["buyer_api"].get(f"/v1/listings/{listing['id']}")
+    finally:
+        assert (await operator.post(f"/v1/commodities/{desk['code']}/resume")).status == 200
+    resumed = await take(desk["buyer_api"], listing["id"], "2")
+
+    assert (halted.status, halted.body["code"]) == (409, "MARKET_HALTED")
+    assert during.body["remaining"] == listing["remaining"]
+    assert resumed.status == 201, resumed.body

@@ -357,3 +357,29 @@ async def test_the_rfqs_channel_is_for_traders_only(operator):
         await sock.ws.close()
 
     assert refused["code"] == "ROLE_REQUIRED"
+
+
+async def test_no_award_while_the_commodity_is_halted(desk, clock, operator, center):
+    valid = (clock.now() + timedelta(days=5)).isoformat()
+    manual = await create(desk["buyer_api"], closing_soon(desk, clock))
+    auto = await create(desk["buyer_api"], closing_soon(desk, clock, award="auto"))
+    body = quote_body(desk, clock, valid_until=valid)
+    for_manual = await quote(desk["a_api"], manual["id"], body)
+    await quote(desk["a_api"], auto["id"], body)
+    assert (await operator.post(f"/v1/commodities/{desk['code']}/halt")).status == 200
+    try:
+        clock.advance(timedelta(hours=1))
+        refused = await award(desk["buyer_api"], manual["id"], [(for_manual["id"], "50")])
+        held = await sweep(center)
+        waiting = await desk["buyer_api"].get(f"/v1/rfqs/{auto['id']}")
+        unchanged = await desk["buyer_api"].get(f"/v1/rfqs/{manual['id']}")
+    finally:
+        assert (await operator.post(f"/v1/commodities/{desk['code']}/resume")).status == 200
+    resumed = await sweep(center)
+
+    assert (refused.status, refused.body["code"]) == (409, "MARKET_HALTED")
+    assert unchanged.body["status"] == "closed"
+    assert auto["id"] in held.held
+    assert auto["id"] not in held.awarded + held.expired + held.failed
+    assert waiting.body["status"] == "closed"  # it waits for trading to resume
+    assert auto["id"] in resumed.awarded
