@@ -24,8 +24,6 @@ from exchange.messages.delivery import TasksSnapshot
 from exchange.messages.market import Channel, ChannelName, Subscribed
 from exchange.messages.participants import Role
 
-READS = 5  # snapshot reads before giving up on a quiet moment (then the last one is sent)
-
 
 class NodeChannel:
     """Subscriptions to `node` and the signs of life of nodes' sockets."""
@@ -45,11 +43,7 @@ class NodeChannel:
         await nodes.touch(self._pool, [client.participant_id], self._clock.now())
         hub = self._market.hub
         key: ChannelKey = (ChannelName.NODE, client.participant_id)
-        for _ in range(READS):
-            sequence = hub.sequence(key)
-            tasks = await views.node_open_tasks(self._pool, node["id"])
-            if hub.sequence(key) == sequence:
-                break
+        tasks = await hub.read_quietly(key, lambda: views.node_open_tasks(self._pool, node["id"]))
         # no await from here on: the snapshot is exact at this moment
         client.send(encode(Subscribed(channels=[Channel(name=ChannelName.NODE)])))
         hub.subscribe(client, key)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
 
 import msgspec
 import structlog
@@ -22,6 +23,8 @@ from exchange.metrics import Metrics
 log = structlog.get_logger("exchange.market.hub")
 
 ChannelKey = tuple[str, Hashable]  # ("book", "STEEL"), ("user", 42), ("heartbeat", None)
+T = TypeVar("T")
+QUIET_READS = 5  # snapshot reads before giving up on a quiet moment (then the last one is sent)
 _ENCODE = msgspec.json.Encoder().encode
 
 
@@ -214,6 +217,17 @@ class Hub:
     def sequence(self, key: ChannelKey) -> int:
         """The sequence of the last message published on the channel."""
         return self.sequences.get(key, 0)
+
+    async def read_quietly(self, key: ChannelKey, read: Callable[[], Awaitable[T]]) -> T:
+        """A snapshot read from the database, read again while something was published on `key`
+        during the read (at most QUIET_READS times): it then holds every message up to the
+        channel's sequence, as long as the caller does not await before queueing it."""
+        for _ in range(QUIET_READS - 1):
+            sequence = self.sequence(key)
+            found = await read()
+            if self.sequence(key) == sequence:
+                return found
+        return await read()
 
     def next_sequence(self, key: ChannelKey) -> int:
         value = self.sequences.get(key, 0) + 1

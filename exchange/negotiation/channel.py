@@ -22,9 +22,9 @@ from exchange.market.hub import ChannelKey, Client, Hub, encode
 from exchange.messages.market import Channel, ChannelName, Subscribed
 from exchange.messages.participants import Role
 from exchange.messages.rfq_channel import RfqsSnapshot
+from exchange.messages.rfqs import Rfq
 from exchange.negotiation import rfqs
 
-READS = 5  # snapshot reads before giving up on a quiet moment (then the last one is sent)
 SNAPSHOT_LIMIT = 500
 # moved by every publication of RFQ changes; nobody subscribes to it
 GENERATION: ChannelKey = (ChannelName.RFQS, None)
@@ -62,14 +62,13 @@ class RfqChannel:
         viewer = rfqs.Viewer(pid, Role.SUPPLIER in roles)
         self._supplier[pid] = viewer.supplier
         hub = self.hub
-        shown = []
-        for _ in range(READS):
-            generation = hub.sequence(GENERATION)
+
+        async def read() -> list[Rfq]:
             now = self._clock.now()
             rows = await pool.fetch(_SNAPSHOT, pid, viewer.supplier, now)
-            shown = [await rfqs.view(pool, row, viewer, now) for row in rows]
-            if hub.sequence(GENERATION) == generation:
-                break
+            return [await rfqs.view(pool, row, viewer, now) for row in rows]
+
+        shown = await hub.read_quietly(GENERATION, read)
         # no await from here on: the snapshot is exact at this moment
         key = key_of(pid)
         client.send(encode(Subscribed(channels=[Channel(name=ChannelName.RFQS)])))

@@ -21,7 +21,6 @@ from exchange.negotiation import listings
 from exchange.reference import CommoditySpec
 
 SNAPSHOT = 500  # listings in a snapshot at most, newest first
-READS = 5  # snapshot reads before giving up on a quiet moment (then the last one is sent)
 
 
 def key_of(commodity: str) -> ChannelKey:
@@ -45,11 +44,7 @@ async def subscribe(
 ) -> None:
     """Subscribe a socket to a commodity's listings: acknowledgement, then the snapshot."""
     hub, key = market.hub, key_of(spec.code)
-    for _ in range(READS):
-        sequence = hub.sequence(key)
-        found = await _open(pool, spec, clock)
-        if hub.sequence(key) == sequence:
-            break
+    found = await hub.read_quietly(key, lambda: _open(pool, spec, clock))
     # no await from here on: the snapshot is exact at this moment
     client.send(encode(Subscribed(channels=[Channel(name=ChannelName.LISTINGS,
                                                     commodity=spec.code)])))  # fmt: skip
