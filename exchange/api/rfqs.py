@@ -201,10 +201,7 @@ async def revise_quote(ctx: Context) -> Quote:
     supplier = ctx.caller.participant_id
     async with ctx.transaction() as conn:
         quote = await quotes.owned(conn, ctx.int_param("quote_id"), supplier)
-        spec = await spec_by_id(
-            conn,
-            await conn.fetchval("SELECT commodity_id FROM rfqs WHERE id = $1", quote["rfq_id"]),
-        )
+        spec = await quotes.spec_of(conn, quote["rfq_id"])
         changes = {
             "price": None if body.price is None else ticks(spec, body.price),
             "quantity": None if body.quantity is None else lots(spec, "quantity", body.quantity),

@@ -35,7 +35,7 @@ from exchange.messages.reference import TradingStatus
 from exchange.negotiation import awards, rfqs
 from exchange.negotiation.autoaward import Candidate, allocate
 from exchange.negotiation.channel import RfqChannel
-from exchange.negotiation.landed import LaneRate, landed
+from exchange.negotiation.comparison import live_quotes
 from exchange.negotiation.listings import spec_by_id
 from exchange.negotiation.notices import RfqNotices
 from exchange.negotiation.quotes import quote_status
@@ -55,13 +55,6 @@ _TELL_CLOSED = """UPDATE rfqs SET closed_told_at = $1 WHERE id IN (
      WHERE status = 'open' AND award = 'manual' AND closes_at <= $1 AND closed_told_at IS NULL
      ORDER BY closes_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
  RETURNING id"""
-# quotes of active suppliers, in the order they came in (or were last revised)
-_QUOTES = """SELECT q.* FROM quotes q JOIN participants p ON p.id = q.supplier_id
- WHERE q.rfq_id = $1 AND p.status = 'active' ORDER BY q.updated_at, q.id"""
-_LANES = """SELECT n.code, l.rate_minor, l.transit_days
-  FROM lanes l JOIN nodes n ON n.id = l.node_id
- WHERE l.commodity_id = $1 AND l.origin_region = $2 AND l.destination_region = $3
-   AND n.status = 'active'"""
 # every quote still in play; decided and withdrawn ones keep their status
 _LAPSE = """UPDATE quotes SET status = 'lapsed', pending_counter = NULL, updated_at = $2
  WHERE rfq_id = $1 AND status NOT IN ('withdrawn', 'awarded', 'declined', 'lapsed')
@@ -83,18 +76,13 @@ class ClosingReport:
 async def candidates(
     conn: Conn, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime
 ) -> list[Candidate]:
-    """The RFQ's live quotes of active suppliers, with their landed cost."""
-    found = []
-    for arrival, row in enumerate(await conn.fetch(_QUOTES, rfq["id"])):
-        if quote_status(row, now) not in awards.LIVE:
-            continue
-        lanes = await conn.fetch(_LANES, spec.id, row["origin_region"], rfq["region"])
-        cost = landed(
-            row["price_ticks"] * spec.tick_size_minor,
-            [LaneRate(r["code"], r["rate_minor"], r["transit_days"]) for r in lanes],
-        )
-        found.append(Candidate(row["id"], cost, arrival, row["quantity_lots"]))  # fmt: skip
-    return found
+    """The RFQ's live quotes of active suppliers, with their landed cost (the comparison's)."""
+    live, costs, arrival = await live_quotes(conn, rfq, spec, now)
+    return [
+        Candidate(quote_id, costs[quote_id], arrival[quote_id], row["quantity_lots"])
+        for quote_id, row in live.items()
+        if row["supplier_status"] == "active" and quote_status(row, now) in awards.LIVE
+    ]
 
 
 def _held(rfq: asyncpg.Record, spec: CommoditySpec, now: datetime) -> bool:

@@ -49,7 +49,8 @@ async def live_quotes(
     """The RFQ's live quotes (id -> row), their landed costs and their order of arrival (by
     the time of the latest revision): what the comparison and an auction's standing rank."""
     rows = await conn.fetch(
-        """SELECT q.*, p.legal_name FROM quotes q JOIN participants p ON p.id = q.supplier_id
+        """SELECT q.*, p.legal_name, p.status AS supplier_status
+             FROM quotes q JOIN participants p ON p.id = q.supplier_id
             WHERE q.rfq_id = $1 ORDER BY q.updated_at, q.id""",
         rfq["id"],
     )
