@@ -16,7 +16,6 @@ from datetime import datetime
 import asyncpg
 
 from exchange.db import Queryable
-from exchange.errors import ConflictError
 from exchange.market.hub import encode
 from exchange.messages.contracts import Contract
 from exchange.messages.market import ServerMessage
@@ -98,15 +97,8 @@ class RfqNotices:
         assert rfq is not None  # RFQs are never deleted
         if rfq["extensions"] and rfq["updated_at"] == now:
             await self.rfq_changed(conn, rfq, "extended", now)
-        bidders = await conn.fetch(
-            "SELECT DISTINCT supplier_id FROM quotes WHERE rfq_id = $1 ORDER BY 1", rfq_id
-        )
-        for bidder in bidders:
-            try:
-                standing = await standings.standing_of(conn, rfq, bidder[0], spec, now)
-            except ConflictError:
-                continue  # no live bid of its own: nothing to stand on
-            self.to(bidder[0], _standing_message(standing))
+        for supplier_id, standing in (await standings.standings_of(conn, rfq, spec, now)).items():
+            self.to(supplier_id, _standing_message(standing))
 
     async def rfq_awarded(
         self, conn: Queryable, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime,

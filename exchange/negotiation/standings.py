@@ -31,22 +31,33 @@ async def standing_of(
     conn: Queryable, rfq: asyncpg.Record, supplier_id: int, spec: CommoditySpec, now: datetime
 ) -> Standing:
     """The supplier's standing, or 409 if the RFQ is no auction or it has no live bid."""
+    found = await standings_of(conn, rfq, spec, now)
+    if supplier_id not in found:
+        raise ConflictError("the supplier has no live bid on this RFQ", code="NO_LIVE_BID")
+    return found[supplier_id]
+
+
+async def standings_of(
+    conn: Queryable, rfq: asyncpg.Record, spec: CommoditySpec, now: datetime
+) -> dict[int, Standing]:
+    """Every bidder's standing (supplier id -> standing) from one read of the live bids, or
+    409 if the RFQ is no auction."""
     terms = bidding.terms(rfq)
     if terms is None:
         raise ConflictError("the RFQ is not a reverse auction", code="NOT_AN_AUCTION")
     live, costs, arrival = await live_quotes(conn, rfq, spec, now)
-    own = [quote_id for quote_id, row in live.items() if row["supplier_id"] == supplier_id]
-    if not own:
-        raise ConflictError("the supplier has no live bid on this RFQ", code="NO_LIVE_BID")
-    place = auction.standing(costs, arrival, own[0])
 
     def text(minor: int | None) -> str | None:
         return None if minor is None else format_scaled(minor, spec.price_scale)
 
-    return Standing(
-        rfq_id=rfq["id"], quote_id=own[0], rank=place.rank, live_bids=place.live_bids,
-        best_landed_cost=text(place.best_landed_minor),
-        price=format_scaled(place.own.price_minor, spec.price_scale),
-        landed_cost=text(place.own.landed_minor), currency=spec.currency,
-        closes_at=rfq["closes_at"], auction=terms, method=METHOD,
-    )  # fmt: skip
+    found = {}
+    for quote_id, row in live.items():  # one live bid per supplier
+        place = auction.standing(costs, arrival, quote_id)
+        found[row["supplier_id"]] = Standing(
+            rfq_id=rfq["id"], quote_id=quote_id, rank=place.rank, live_bids=place.live_bids,
+            best_landed_cost=text(place.best_landed_minor),
+            price=format_scaled(place.own.price_minor, spec.price_scale),
+            landed_cost=text(place.own.landed_minor), currency=spec.currency,
+            closes_at=rfq["closes_at"], auction=terms, method=METHOD,
+        )  # fmt: skip
+    return found
